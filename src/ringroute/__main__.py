@@ -1,0 +1,5 @@
+"""Allow ``python -m ringroute``."""
+
+from ringroute.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,177 @@
+"""Compiled shortest paths over the networkx graph (scipy.sparse.csgraph).
+
+networkx stays the graph model; :class:`Router` mirrors it into CSR arrays once
+and answers Dijkstra queries in C. Edge ``i`` of the router is the cheapest of the
+parallel graph edges from ``src[i]`` to ``dst[i]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from ringroute._geo import LocalProjection
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_MIN_WEIGHT = 1e-3  # csgraph treats explicit zeros as missing edges
+
+
+@dataclass(frozen=True)
+class ShortestPaths:
+    """Result of one single-source search."""
+
+    source: int
+    dist: FloatArray
+    pred: npt.NDArray[np.int32]
+
+
+class Router:
+    """CSR mirror of a bike graph for fast shortest paths.
+
+    Parameters
+    ----------
+    graph
+        A graph from :func:`ringroute.network.build_graph`.
+    """
+
+    def __init__(self, graph: nx.MultiDiGraph) -> None:
+        nodes = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
+        self.node_ids: IntArray = nodes
+        self.index: dict[int, int] = {int(n): i for i, n in enumerate(nodes)}
+        self.lon: FloatArray = np.array([graph.nodes[n]["x"] for n in nodes], dtype=float)
+        self.lat: FloatArray = np.array([graph.nodes[n]["y"] for n in nodes], dtype=float)
+        self.proj = LocalProjection(float(self.lat.mean()), float(self.lon.mean()))
+        self.xm, self.ym = self.proj.to_xy(self.lat, self.lon)
+        self._kdtree = cKDTree(np.column_stack([self.xm, self.ym]))
+
+        best: dict[tuple[int, int], tuple[float, float, int, str, bool]] = {}
+        idx = self.index
+        for u, v, k, d in graph.edges(keys=True, data=True):
+            a, b = idx[u], idx[v]
+            if a == b:
+                continue
+            length = float(d["length_m"])
+            cost = max(length, _MIN_WEIGHT) * float(d.get("bike_factor", 1.0))
+            cur = best.get((a, b))
+            if cur is None or cost < cur[0]:
+                best[(a, b)] = (cost, length, int(k), str(d.get("way_class", "quiet")),
+                                bool(d.get("cycle_route", False)))
+        keys = sorted(best)
+        n_edges = len(keys)
+        self.src: npt.NDArray[np.int32] = np.fromiter((k[0] for k in keys), np.int32, n_edges)
+        self.dst: npt.NDArray[np.int32] = np.fromiter((k[1] for k in keys), np.int32, n_edges)
+        vals = [best[k] for k in keys]
+        self.cost: FloatArray = np.fromiter((x[0] for x in vals), float, n_edges)
+        self.length: FloatArray = np.fromiter((max(x[1], _MIN_WEIGHT) for x in vals), float,
+                                              n_edges)
+        self.key: IntArray = np.fromiter((x[2] for x in vals), np.int64, n_edges)
+        self.way_class: list[str] = [x[3] for x in vals]
+        self.cycle_route = np.fromiter((x[4] for x in vals), bool, n_edges)
+        n = len(nodes)
+        self.indptr: IntArray = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(self.indptr, self.src.astype(np.int64) + 1, 1)
+        self.indptr = np.cumsum(self.indptr)
+        self.n_nodes = n
+        self.n_edges = n_edges
+        rev = {(int(a), int(b)): i for i, (a, b) in enumerate(keys)}
+        self.reverse: IntArray = np.array(
+            [rev.get((int(b), int(a)), -1) for a, b in keys], dtype=np.int64
+        )
+        # reverse adjacency (incoming edges) for "arrive at node" queries
+        order = np.lexsort((self.src, self.dst))
+        self.in_edges: IntArray = order.astype(np.int64)
+        self.in_indptr: IntArray = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(self.in_indptr, self.dst.astype(np.int64) + 1, 1)
+        self.in_indptr = np.cumsum(self.in_indptr)
+
+    # ------------------------------------------------------------------ queries
+    def matrix(self, weights: FloatArray) -> csr_array:
+        """Return the CSR matrix of the graph with the given edge weights."""
+        return csr_array((weights, self.dst, self.indptr), shape=(self.n_nodes, self.n_nodes))
+
+    def shortest_paths(
+        self, source: int, weights: FloatArray | None = None, *, limit: float = np.inf
+    ) -> ShortestPaths:
+        """Dijkstra from node index ``source``.
+
+        Parameters
+        ----------
+        source
+            Router node index.
+        weights
+            Edge weights (default: bike cost).
+        limit
+            Stop exploring beyond this distance.
+        """
+        m = self.matrix(self.cost if weights is None else weights)
+        dist, pred = dijkstra(m, directed=True, indices=source, return_predecessors=True,
+                              limit=limit)
+        return ShortestPaths(source, np.asarray(dist, dtype=float), np.asarray(pred))
+
+    def shortest_paths_to(
+        self, target: int, weights: FloatArray | None = None, *, limit: float = np.inf
+    ) -> ShortestPaths:
+        """Dijkstra towards node index ``target`` (on the reversed graph).
+
+        ``pred[v]`` is then the next node from ``v`` towards ``target``.
+        """
+        m = self.matrix(self.cost if weights is None else weights).T.tocsr()
+        dist, pred = dijkstra(m, directed=True, indices=target, return_predecessors=True,
+                              limit=limit)
+        return ShortestPaths(target, np.asarray(dist, dtype=float), np.asarray(pred))
+
+    def edge_index(self, a: int, b: int) -> int:
+        """Index of the edge from node index ``a`` to ``b``.
+
+        Raises
+        ------
+        KeyError
+            If there is no such edge.
+        """
+        lo, hi = int(self.indptr[a]), int(self.indptr[a + 1])
+        pos = lo + int(np.searchsorted(self.dst[lo:hi], b))
+        if pos < hi and int(self.dst[pos]) == b:
+            return pos
+        raise KeyError((a, b))
+
+    def path_edges(self, sp: ShortestPaths, target: int) -> list[int]:
+        """Edge indices of the shortest path from ``sp.source`` to ``target``.
+
+        Raises
+        ------
+        KeyError
+            If ``target`` is unreachable.
+        """
+        if target == sp.source:
+            return []
+        if not np.isfinite(sp.dist[target]):
+            raise KeyError(target)
+        out: list[int] = []
+        node = target
+        pred = sp.pred
+        while node != sp.source:
+            p = int(pred[node])
+            if p < 0:
+                raise KeyError(target)
+            out.append(self.edge_index(p, node))
+            node = p
+        out.reverse()
+        return out
+
+    def nearest(self, lat: float, lon: float, k: int = 1) -> tuple[FloatArray, IntArray]:
+        """Distances (m) and indices of the ``k`` nodes nearest to a point."""
+        x, y = self.proj.to_xy(lat, lon)
+        d, i = self._kdtree.query([float(x), float(y)], k=k)
+        return np.atleast_1d(np.asarray(d, dtype=float)), np.atleast_1d(np.asarray(i))
+
+    def within(self, x: float, y: float, radius_m: float) -> list[int]:
+        """Node indices within ``radius_m`` of projected point ``(x, y)``."""
+        return [int(i) for i in self._kdtree.query_ball_point([x, y], radius_m)]

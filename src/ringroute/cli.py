@@ -1,0 +1,182 @@
+"""Command-line interface: parse, call the library, print.
+
+Exit codes: 0 success; 2 bad input (one line on stderr, nothing written);
+1 other failures (network, disk); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ringroute import __version__
+from ringroute.cities import load_city
+from ringroute.errors import InputError, RingrouteRuntimeError
+from ringroute.job import PlanRequest, run_plan
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"ringroute: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _km(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"{text!r} is not a number of kilometres: valid is more than 0 up to 1000"
+        raise argparse.ArgumentTypeError(msg) from None
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ringroute``."""
+    p = _Parser(prog="ringroute", description="Plan cycling loops through named sights.")
+    p.add_argument("--version", action="version", version=f"ringroute {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    plan = sub.add_parser("plan", help="plan a loop and write GPX + map")
+    plan.add_argument("city", nargs="?", help="city catalogue (e.g. tsukuba, bochum)")
+    plan.add_argument("--start", help="sight key/name or LAT,LON (default: the city's start)")
+    plan.add_argument("--via", action="append", default=[], metavar="SIGHT",
+                      help="sight to pass (key, name in en/de/ja, or LAT,LON); repeatable")
+    plan.add_argument("--km", type=_km, default=50.0, help="target length in km (default 50)")
+    plan.add_argument("--tolerance", type=float, default=0.05,
+                      help="allowed relative length error (default 0.05)")
+    plan.add_argument("--osm", type=Path, help="local OSM extract (.osm, .osm.pbf, .bz2, .gz)")
+    plan.add_argument("--out", type=Path, default=Path("maps"), help="output folder")
+    plan.add_argument("--alternatives", type=int, default=1, help="number of distinct loops")
+    plan.add_argument("--seed", type=int, default=0, help="seed for reproducible choices")
+    plan.add_argument("--lang", default="en", help="labels language: en, de or ja")
+    plan.add_argument("--max-points", type=int, help="simplify the GPX track to N points")
+    plan.add_argument("--gpx-route", action="store_true", help="also write a GPX <rte>")
+    plan.add_argument("--prefer-cycleways", type=float, default=0.0,
+                      help="extra preference for cycleways (0 = default costs)")
+    plan.add_argument("--avoid", action="append", default=[], metavar="CLASS",
+                      help="way class to avoid: main, tertiary, unpaved, ...; repeatable")
+    plan.add_argument("--no-download", action="store_true",
+                      help="never download; fail if no local extract is found")
+    plan.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    sights = sub.add_parser("sights", help="list a city's sights")
+    sights.add_argument("city")
+    sights.add_argument("--lang", default="en")
+    sights.add_argument("--json", action="store_true")
+    return p
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose > 1:
+        level = logging.DEBUG
+    if quiet:
+        level = logging.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ringroute: %(message)s"))
+    logger = logging.getLogger("ringroute")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
+    req = PlanRequest(
+        city=args.city, osm_path=args.osm, start=args.start, via=tuple(args.via),
+        target_km=args.km, tolerance=args.tolerance, alternatives=args.alternatives,
+        seed=args.seed, out_dir=args.out, lang=args.lang, max_points=args.max_points,
+        gpx_route=args.gpx_route, prefer_cycleways=args.prefer_cycleways,
+        avoid=tuple(args.avoid), download=not args.no_download,
+    )
+    show = not args.quiet and not args.json and err.is_terminal
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, disable=not show, transient=True) as prog:
+        task = prog.add_task("starting", total=1.0)
+
+        def progress(stage: str, fraction: float) -> None:
+            prog.update(task, description=stage, completed=fraction)
+            if not show and not args.quiet and not args.json:
+                err.print(f"ringroute: {stage}", highlight=False)
+
+        result = run_plan(req, progress=progress)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        return EXIT_OK
+    table = Table(title=f"ringroute: {len(result.loops)} loop(s), target {args.km:g} km")
+    for col in ("#", "km", "error", "ridden twice", "turns/km", "sights", "GPX"):
+        table.add_column(col)
+    for i, loop in enumerate(result.loops):
+        table.add_row(str(i + 1), f"{loop.length_m / 1000:.2f}", f"{loop.length_error:+.1%}",
+                      f"{loop.overlap_ratio:.1%}", f"{loop.turns_per_km:.1f}",
+                      ", ".join(s.key for s in loop.sights) or "–", str(result.gpx_paths[i]))
+    out.print(table)
+    out.print(f"map: {result.map_path}")
+    return EXIT_OK
+
+
+def _cmd_sights(args: argparse.Namespace, out: Console) -> int:
+    city = load_city(args.city)
+    if args.lang not in ("en", "de", "ja"):
+        msg = f"--lang {args.lang!r} is not supported: valid are en, de, ja"
+        raise InputError(msg)
+    if args.json:
+        data = [
+            {"key": s.key, "names": s.names, "lat": s.lat, "lon": s.lon,
+             "category": s.category, "description": s.description,
+             "accuracy_m": s.accuracy_m, "source": s.source}
+            for s in city.sights
+        ]
+        sys.stdout.write(json.dumps({"city": city.key, "sights": data}, ensure_ascii=False)
+                         + "\n")
+        return EXIT_OK
+    table = Table(title=f"{city.name(args.lang)}: {len(city.sights)} sights "
+                        f"(start: {city.default_start})")
+    for col in ("key", "en", "de", "ja", "category", "lat, lon", "±m"):
+        table.add_column(col)
+    for s in city.sights:
+        table.add_row(s.key, s.names.get("en", ""), s.names.get("de", ""),
+                      s.names.get("ja", ""), s.category, f"{s.lat:.5f}, {s.lon:.5f}",
+                      f"{s.accuracy_m:.0f}")
+    out.print(table)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    try:
+        if args.command == "plan":
+            return _cmd_plan(args, err, out)
+        return _cmd_sights(args, out)
+    except InputError as exc:
+        sys.stderr.write(f"ringroute: error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except (RingrouteRuntimeError, OSError) as exc:
+        sys.stderr.write(f"ringroute: failed: {exc}\n")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        sys.stderr.write("ringroute: interrupted\n")
+        return 130

@@ -1,0 +1,184 @@
+"""GPX 1.1 export of planned loops (validates against the official schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import gpxpy.gpx
+
+from ringroute import __version__
+from ringroute._io import atomic_write_text
+from ringroute._simplify import simplify_indices
+from ringroute.cities import LANGUAGES, City
+from ringroute.loop import Loop
+
+log = logging.getLogger("ringroute")
+
+ODBL_URL = "https://opendatacommons.org/licenses/odbl/1-0/"
+OSM_COPYRIGHT_URL = "https://www.openstreetmap.org/copyright"
+ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
+
+#: Garmin waypoint symbols by sight category.
+_SYMBOLS: dict[str, str] = {
+    "museum": "Museum",
+    "park": "Park",
+    "station": "Ground Transportation",
+    "university": "School",
+    "science": "Civil",
+    "landmark": "Scenic Area",
+    "historic": "Scenic Area",
+    "mountain": "Summit",
+    "lake": "Swimming Area",
+    "sport": "Stadium",
+    "nature": "Scenic Area",
+}
+
+_LABELS: dict[str, dict[str, str]] = {
+    "start": {"en": "Start/Finish", "de": "Start/Ziel", "ja": "スタート/ゴール"},
+    "loop": {"en": "loop", "de": "Rundtour", "ja": "周回コース"},
+    "target": {"en": "target", "de": "Ziel", "ja": "目標"},
+    "actual": {"en": "actual", "de": "tatsächlich", "ja": "実際"},
+    "sights": {"en": "sights", "de": "Sehenswürdigkeiten", "ja": "見どころ"},
+    "at": {"en": "at km", "de": "bei km", "ja": "km地点"},
+}
+
+
+def label(key: str, lang: str) -> str:
+    """A fixed UI label in ``lang`` (English fallback)."""
+    return _LABELS[key].get(lang) or _LABELS[key]["en"]
+
+
+def _stop_name(loop: Loop, i: int, lang: str) -> str:
+    return loop.stops[i].place.place.name(lang)
+
+
+def _other_names(loop: Loop, i: int, lang: str) -> str:
+    sight = loop.stops[i].place.place.sight
+    if sight is None:
+        return ""
+    return " / ".join(sight.names[lg] for lg in LANGUAGES if lg != lang and sight.names.get(lg))
+
+
+def loop_title(loop: Loop, *, city: City | None = None, lang: str = "en") -> str:
+    """Human title such as ``"Tsukuba 30 km loop"``."""
+    place = city.name(lang) if city else _stop_name(loop, 0, lang)
+    return f"{place} {loop.target_m / 1000:g} km {label('loop', lang)}"
+
+
+def build_gpx(
+    loop: Loop,
+    *,
+    city: City | None = None,
+    lang: str = "en",
+    max_points: int | None = None,
+    with_route: bool = False,
+    time: dt.datetime | None = None,
+) -> gpxpy.gpx.GPX:
+    """Build the GPX document of a loop.
+
+    Parameters
+    ----------
+    loop
+        The planned loop.
+    city
+        Its city (for names).
+    lang
+        Language of names and descriptions (``en``, ``de`` or ``ja``).
+    max_points
+        Simplify the track to at most this many points (start, finish and sight
+        points are always kept); ``None`` keeps every vertex.
+    with_route
+        Also write a ``<rte>`` with the start and sights as route points.
+    time
+        Metadata time (default: now, UTC).
+
+    Returns
+    -------
+    gpxpy.gpx.GPX
+        The document (GPX 1.1 when serialised with ``to_xml(version="1.1")``).
+    """
+    g = gpxpy.gpx.GPX()
+    g.creator = f"ringroute {__version__}"
+    title = loop_title(loop, city=city, lang=lang)
+    sights = ", ".join(_stop_name(loop, i, lang) for i in range(1, len(loop.stops)))
+    g.name = title
+    g.description = (
+        f"{label('target', lang)} {loop.target_m / 1000:.1f} km, "
+        f"{label('actual', lang)} {loop.length_m / 1000:.2f} km"
+        + (f"; {label('sights', lang)}: {sights}" if sights else "")
+        + f". Map data {ATTRIBUTION}."
+    )
+    g.time = time or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    g.author_name = "ringroute"
+    g.copyright_author = "OpenStreetMap contributors"
+    g.copyright_year = str(g.time.year)
+    g.copyright_license = ODBL_URL
+    g.link = OSM_COPYRIGHT_URL
+    g.link_text = "© OpenStreetMap contributors"
+
+    for i, stop in enumerate(loop.stops):
+        place = stop.place.place
+        name = label("start", lang) + f": {place.name(lang)}" if i == 0 else (
+            f"{i}. {place.name(lang)}")
+        desc_parts = [p for p in (_other_names(loop, i, lang),
+                                  place.sight.description if place.sight else "",
+                                  f"{label('at', lang)} {stop.at_m / 1000:.1f}") if p]
+        wpt = gpxpy.gpx.GPXWaypoint(
+            latitude=round(place.lat, 7), longitude=round(place.lon, 7), name=name,
+            description=" — ".join(desc_parts),
+            symbol="Flag, Green" if i == 0 else _SYMBOLS.get(
+                place.sight.category if place.sight else "", "Flag, Blue"),
+            type="start" if i == 0 else (place.sight.category if place.sight else "waypoint"),
+        )
+        g.waypoints.append(wpt)
+
+    keep = _stop_vertex_indices(loop)
+    idx = list(range(len(loop.lat)))
+    if max_points is not None:
+        idx = simplify_indices(loop.lat, loop.lon, max_points, keep)
+    trk = gpxpy.gpx.GPXTrack(name=title, description=g.description)
+    trk.type = "cycling"
+    seg = gpxpy.gpx.GPXTrackSegment()
+    for i in idx:
+        seg.points.append(gpxpy.gpx.GPXTrackPoint(round(loop.lat[i], 7), round(loop.lon[i], 7)))
+    trk.segments.append(seg)
+    g.tracks.append(trk)
+    if with_route:
+        rte = gpxpy.gpx.GPXRoute(name=title)
+        for w in g.waypoints:
+            rte.points.append(gpxpy.gpx.GPXRoutePoint(w.latitude, w.longitude, name=w.name))
+        first = g.waypoints[0]
+        rte.points.append(gpxpy.gpx.GPXRoutePoint(first.latitude, first.longitude,
+                                                  name=label("start", lang)))
+        g.routes.append(rte)
+    b = g.get_bounds()
+    if b is not None:
+        g.bounds = b
+    return g
+
+
+def _stop_vertex_indices(loop: Loop) -> list[int]:
+    """Indices of track vertices where the stops are passed."""
+    out = []
+    j = 0
+    for stop in loop.stops[1:]:
+        while j < len(loop.cum_m) - 1 and loop.cum_m[j] < stop.at_m - 0.5:
+            j += 1
+        out.append(j)
+    return out
+
+
+def write_gpx(
+    loop: Loop,
+    path: Path,
+    *,
+    city: City | None = None,
+    lang: str = "en",
+    max_points: int | None = None,
+    with_route: bool = False,
+) -> Path:
+    """Write ``loop`` as GPX 1.1 to ``path`` atomically; options as :func:`build_gpx`."""
+    g = build_gpx(loop, city=city, lang=lang, max_points=max_points, with_route=with_route)
+    return atomic_write_text(path, g.to_xml(version="1.1"))

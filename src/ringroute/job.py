@@ -1,0 +1,211 @@
+"""One planning job end to end: city → network → loop(s) → GPX + map files.
+
+This is what ``ringroute plan`` runs; it is a plain library function so that
+other programs can run the same job.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ringroute._build import ProgressFn
+from ringroute.cities import City, load_city
+from ringroute.errors import InputError, OSMDataError
+from ringroute.gpx import write_gpx
+from ringroute.loop import MAX_TARGET_KM, Loop, Preferences, plan_loops
+from ringroute.network import Network, load_network
+from ringroute.settings import Settings, get_settings
+from ringroute.sights import SnappedPlace, resolve, snap
+from ringroute.webmap import write_map
+
+log = logging.getLogger("ringroute")
+
+LANGS: tuple[str, ...] = ("en", "de", "ja")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanRequest:
+    """What to plan; mirrors the options of ``ringroute plan``."""
+
+    city: str | None = None
+    osm_path: Path | None = None
+    start: str | None = None
+    via: tuple[str, ...] = ()
+    target_km: float = 50.0
+    tolerance: float = 0.05
+    alternatives: int = 1
+    seed: int = 0
+    out_dir: Path = Path("maps")
+    lang: str = "en"
+    max_points: int | None = None
+    gpx_route: bool = False
+    prefer_cycleways: float = 0.0
+    avoid: tuple[str, ...] = ()
+    download: bool = True
+
+
+@dataclass(kw_only=True)
+class PlanResult:
+    """Loops planned and files written."""
+
+    city: City | None
+    network: Network
+    loops: list[Loop]
+    gpx_paths: list[Path] = field(default_factory=list)
+    map_path: Path | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The ``--json`` document."""
+        return {
+            "city": self.city.key if self.city else None,
+            "target_m": self.loops[0].target_m if self.loops else None,
+            "routes": [
+                {
+                    "length_m": round(loop.length_m, 1),
+                    "overlap_ratio": round(loop.overlap_ratio, 4),
+                    "sights": [s.key for s in loop.sights],
+                    "start": loop.stops[0].key,
+                    "turns_per_km": round(loop.turns_per_km, 2),
+                    "way_class_share": {k: round(v, 4) for k, v in
+                                        loop.way_class_share().items()},
+                    "gpx": str(self.gpx_paths[i]) if i < len(self.gpx_paths) else None,
+                    "map": str(self.map_path) if self.map_path else None,
+                }
+                for i, loop in enumerate(self.loops)
+            ],
+        }
+
+
+def validate_request(req: PlanRequest) -> None:
+    """Check a request's plain values before any work is done.
+
+    Raises
+    ------
+    InputError
+        Naming the bad value and the valid range.
+    """
+    if not (math.isfinite(req.target_km) and 0 < req.target_km <= MAX_TARGET_KM):
+        msg = f"--km {req.target_km:g} is out of range: valid is more than 0 up to {MAX_TARGET_KM:g}"
+        raise InputError(msg)
+    if not (math.isfinite(req.tolerance) and 0.001 <= req.tolerance <= 0.5):
+        msg = f"--tolerance {req.tolerance:g} is out of range: valid is 0.001 to 0.5"
+        raise InputError(msg)
+    if not 1 <= req.alternatives <= 20:
+        msg = f"--alternatives {req.alternatives} is out of range: valid is 1 to 20"
+        raise InputError(msg)
+    if req.lang not in LANGS:
+        msg = f"--lang {req.lang!r} is not supported: valid are {', '.join(LANGS)}"
+        raise InputError(msg)
+    if req.max_points is not None and not 10 <= req.max_points <= 1_000_000:
+        msg = f"--max-points {req.max_points} is out of range: valid is 10 to 1000000"
+        raise InputError(msg)
+    if not (math.isfinite(req.prefer_cycleways) and 0 <= req.prefer_cycleways <= 10):
+        msg = f"--prefer-cycleways {req.prefer_cycleways:g} is out of range: valid is 0 to 10"
+        raise InputError(msg)
+    if req.city is None and req.osm_path is None:
+        msg = "no city and no --osm extract given: name a city or pass --osm PATH --start LAT,LON"
+        raise InputError(msg)
+    if req.city is None and not req.start:
+        msg = "without a city, --start LAT,LON is required"
+        raise InputError(msg)
+
+
+def _safe_stem(text: str) -> str:
+    stem = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-._")
+    return stem[:60] or "loop"
+
+
+def output_stem(req: PlanRequest) -> str:
+    """File-name stem of the outputs: ``<city>-<km>km`` (no path separators possible)."""
+    if req.city:
+        base = _safe_stem(req.city)
+    elif req.osm_path is not None:
+        name = req.osm_path.name.lower()
+        for suffix in (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf"):
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        base = _safe_stem(name)
+    else:
+        base = "loop"
+    return f"{base}-{req.target_km:g}km"
+
+
+def _check_region(city: City, network: Network) -> None:
+    s, w, n, e = network.bbox
+    cs, cw, cn, ce = city.bbox
+    if n < cs or s > cn or e < cw or w > ce:
+        msg = (
+            f"the OSM extract {network.source!r} covers lat {s:.2f}..{n:.2f}, "
+            f"lon {w:.2f}..{e:.2f}, which is not in {city.name('en')} "
+            f"(lat {cs:.2f}..{cn:.2f}, lon {cw:.2f}..{ce:.2f})"
+        )
+        raise OSMDataError(msg)
+
+
+def run_plan(
+    req: PlanRequest,
+    *,
+    settings: Settings | None = None,
+    progress: ProgressFn | None = None,
+) -> PlanResult:
+    """Run a planning job and write its files.
+
+    Files are written only after planning succeeded, each atomically; on any
+    error nothing is written.
+
+    Raises
+    ------
+    InputError
+        For bad input (exit code 2 in the CLI).
+    ringroute.errors.RingrouteRuntimeError
+        For failures of downloads or output (exit code 1).
+    """
+    s = settings or get_settings()
+    validate_request(req)
+    city = load_city(req.city, settings=s) if req.city else None
+    start_spec = req.start or (city.default_start if city else None)
+    if start_spec is None:  # pragma: no cover - validate_request guards this
+        msg = "--start is required"
+        raise InputError(msg)
+    start_place = resolve(start_spec, city)
+    via_places = [resolve(v, city) for v in req.via]
+    network = load_network(city, osm_path=req.osm_path, settings=s, download=req.download,
+                           progress=progress)
+    if city is not None:
+        _check_region(city, network)
+    start = snap(start_place, network, max_snap_m=s.max_snap_m)
+    via: list[SnappedPlace] = []
+    seen = {start_place.key}
+    for p in via_places:
+        if p.key in seen:
+            log.info("ignoring repeated place %s", p.key)
+            continue
+        seen.add(p.key)
+        via.append(snap(p, network, max_snap_m=s.max_snap_m))
+    prefs = Preferences(prefer_cycleways=req.prefer_cycleways, avoid=tuple(req.avoid))
+    loops = plan_loops(network, start, via, target_km=req.target_km, tolerance=req.tolerance,
+                       alternatives=req.alternatives, seed=req.seed, prefs=prefs,
+                       progress=progress)
+    return export(req, city, network, loops)
+
+
+def export(req: PlanRequest, city: City | None, network: Network,
+           loops: Sequence[Loop]) -> PlanResult:
+    """Write GPX files (one per loop) and one map with all loops."""
+    stem = output_stem(req)
+    out = req.out_dir
+    result = PlanResult(city=city, network=network, loops=list(loops))
+    for i, loop in enumerate(loops):
+        name = f"{stem}.gpx" if i == 0 else f"{stem}-alt{i}.gpx"
+        result.gpx_paths.append(
+            write_gpx(loop, out / name, city=city, lang=req.lang, max_points=req.max_points,
+                      with_route=req.gpx_route)
+        )
+    result.map_path = write_map(list(loops), out / f"{stem}.html", city=city, lang=req.lang)
+    return result

@@ -1,0 +1,753 @@
+"""The loop planner.
+
+A loop starts and ends at the start, passes every requested sight (the planner
+chooses the order) and is close to a target length, preferring bike-friendly
+ways and avoiding riding a way twice.
+
+How it works
+------------
+1. Shortest paths from the start and every sight give the *shortest loop*
+   through all of them (exact over all orders for up to 7 sights, else nearest
+   neighbour + 2-opt). If even that loop is longer than the target allows, the
+   request is refused with the feasible minimum.
+2. *Shaping*: the loop is laid along a circle through the start whose size is
+   searched (secant method) until the routed length is near the target. Sights
+   are visited in angular order around the circle's centre; evenly spaced
+   shaping points fill the gaps. Consecutive points are joined by bike-cost
+   shortest paths in which ways already used cost several times more, so the
+   loop does not ride back the way it came. Several circle directions and both
+   riding directions are tried; the order-optimal tour is one more candidate.
+3. *Length tuning*: arcs of the loop between two of its nodes (never skipping a
+   sight) are replaced by alternative paths through nodes the loop does not use
+   yet, chosen so the length error shrinks, until it is within a fraction of a
+   percent.
+4. Candidates are scored on length error, repeated share, bike cost and turns;
+   ``alternatives`` distinct loops (pairwise shared length ≤ 50 %) are returned.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial import cKDTree
+
+from ringroute._metrics import class_shares, repeated_share, turns_per_km
+from ringroute._router import Router, ShortestPaths
+from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
+from ringroute.network import Network
+from ringroute.sights import SnappedPlace
+
+log = logging.getLogger("ringroute")
+
+FloatArray = npt.NDArray[np.float64]
+ProgressFn = Callable[[str, float], None]
+
+#: Loops longer than this are refused as input errors.
+MAX_TARGET_KM = 1000.0
+_REUSE_PENALTY = 6.0
+_EXACT_TSP_MAX = 7
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preferences:
+    """Routing preferences.
+
+    Attributes
+    ----------
+    prefer_cycleways
+        Extra weight for cycleways and cycle routes: 0 keeps the default costs,
+        1 makes them half as expensive again.
+    avoid
+        Way classes (see :data:`ringroute._bike.WAY_CLASSES`) or highway values
+        to avoid (cost × 10).
+    """
+
+    prefer_cycleways: float = 0.0
+    avoid: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stop:
+    """A place the loop passes, with the distance at which it is passed."""
+
+    place: SnappedPlace
+    at_m: float
+
+    @property
+    def key(self) -> str:
+        """The place key (sight key or ``lat,lon``)."""
+        return self.place.place.key
+
+
+@dataclass(kw_only=True)
+class Loop:
+    """A planned loop.
+
+    Attributes
+    ----------
+    target_m
+        Requested length.
+    length_m
+        Actual length along the ways.
+    stops
+        Start, then each sight in visit order (the finish is the start again).
+    edges
+        Graph edges ``(u, v, key)`` in riding order.
+    lat, lon
+        Full-resolution track, closed (first point = last point).
+    overlap_ratio
+        Share of the length on ways used more than once (either direction).
+    way_class_m
+        Metres per way class.
+    turns_per_km
+        Heading changes of more than 50° within 40 m, per km.
+    cost
+        Bike cost of the loop (length weighted by way quality).
+    """
+
+    target_m: float
+    length_m: float
+    stops: list[Stop]
+    edges: list[tuple[int, int, int]]
+    lat: list[float]
+    lon: list[float]
+    overlap_ratio: float
+    way_class_m: dict[str, float]
+    turns_per_km: float
+    cost: float
+    cum_m: list[float] = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def sights(self) -> list[Stop]:
+        """The sight stops in visit order (without the start)."""
+        return self.stops[1:]
+
+    @property
+    def length_error(self) -> float:
+        """Signed relative length error."""
+        return (self.length_m - self.target_m) / self.target_m
+
+    def way_class_share(self) -> dict[str, float]:
+        """Share of the length per way class."""
+        total = sum(self.way_class_m.values()) or 1.0
+        return {k: v / total for k, v in sorted(self.way_class_m.items())}
+
+
+# ---------------------------------------------------------------------- costs
+def edge_weights(router: Router, prefs: Preferences | None) -> FloatArray:
+    """Bike cost per router edge under ``prefs``."""
+    w = router.cost.copy()
+    if prefs is None:
+        return w
+    if prefs.prefer_cycleways > 0:
+        good = np.array([c == "cycleway" for c in router.way_class]) | router.cycle_route
+        w[good] = w[good] / (1.0 + prefs.prefer_cycleways)
+    if prefs.avoid:
+        avoid = set(prefs.avoid)
+        bad = np.array([c in avoid for c in router.way_class])
+        w[bad] = w[bad] * 10.0
+    return w
+
+
+# ---------------------------------------------------------------------- planner
+class _Planner:
+    def __init__(self, router: Router, weights: FloatArray, tol_m: float) -> None:
+        self.r = router
+        self.w = weights
+        self.tol_m = tol_m
+        n = router.n_nodes
+        self.edge_code = router.src.astype(np.int64) * n + router.dst.astype(np.int64)
+        self.phys = np.minimum(router.src, router.dst).astype(np.int64) * n + np.maximum(
+            router.src, router.dst
+        ).astype(np.int64)
+
+    # -- routing ---------------------------------------------------------------
+    def route(self, controls: Sequence[int]) -> list[int]:
+        """Join control nodes by shortest paths that avoid reusing ways."""
+        return [e for leg in self.route_legs(controls) for e in leg]
+
+    def penalized(self, edges: Sequence[int]) -> FloatArray:
+        """Weights with the ways of ``edges`` (both directions) made dearer."""
+        w = self.w.copy()
+        if edges:
+            idx = np.asarray(edges, dtype=np.int64)
+            rev = self.r.reverse[idx]
+            touched = np.unique(np.concatenate([idx, rev[rev >= 0]]))
+            w[touched] = self.w[touched] * (1.0 + _REUSE_PENALTY)
+        return w
+
+    def route_legs(self, controls: Sequence[int]) -> list[list[int]]:
+        """Shortest paths between consecutive controls, each avoiding earlier legs' ways."""
+        r = self.r
+        used = np.zeros(r.n_edges, dtype=bool)
+        w = self.w.copy()
+        legs: list[list[int]] = []
+        for a, b in pairwise(controls):
+            if a == b:
+                legs.append([])
+                continue
+            sp = r.shortest_paths(a, w)
+            path = r.path_edges(sp, b)
+            legs.append(path)
+            if path:
+                idx = np.asarray(path, dtype=np.int64)
+                rev = r.reverse[idx]
+                touched = np.concatenate([idx, rev[rev >= 0]])
+                fresh = touched[~used[touched]]
+                used[fresh] = True
+                w[fresh] = self.w[fresh] * (1.0 + _REUSE_PENALTY)
+        return legs
+
+    def grow(self, controls: list[int], target_m: float,
+             max_insert: int = 12) -> tuple[list[int], list[int]]:
+        """Insert via points into the longest legs until the loop nears ``target_m``."""
+        r = self.r
+        legs = self.route_legs(controls)
+        if not any(legs):
+            return controls, []
+        for _ in range(max_insert):
+            edges = [e for leg in legs for e in leg]
+            length = self.length(edges)
+            need = target_m - length
+            if need <= 0.03 * target_m:
+                break
+            leg_len = [self.length(leg) for leg in legs]
+            t = int(np.argmax(leg_len))
+            a, b = controls[t], controls[t + 1]
+            others = [e for k, leg in enumerate(legs) if k != t for e in leg]
+            w = self.penalized(others)
+            fwd = r.shortest_paths(a, w)
+            bwd = r.shortest_paths_to(b, w)
+            la = self.tree_lengths(fwd)
+            lb = self.tree_lengths(bwd, reverse=True)
+            ok = np.isfinite(fwd.dist) & np.isfinite(bwd.dist)
+            ext = np.where(ok, la + lb - leg_len[t], -np.inf)
+            route_nodes = np.unique(np.asarray(self.nodes_of(edges), dtype=np.int64))
+            tree = cKDTree(np.column_stack([r.xm[route_nodes], r.ym[route_nodes]]))
+            clearance, _ = tree.query(np.column_stack([r.xm, r.ym]))
+            far = clearance >= min(600.0, max(150.0, need / 10.0))
+            want = need
+            good = ok & far & (np.abs(ext - want) <= 0.2 * want)
+            if good.any():
+                cand = np.nonzero(good)[0]
+                quality = (fwd.dist[cand] + bwd.dist[cand]) / np.maximum(la[cand] + lb[cand], 1.0)
+                picks = cand[np.argsort(quality)[:6]]
+            else:
+                pool = ok & far & (ext > 0) & (ext < want)
+                if not pool.any():
+                    break
+                picks = np.argsort(np.where(pool, -ext, np.inf))[:6]
+                picks = picks[pool[picks]]
+            best_v, best_rep = -1, math.inf
+            for v in picks.tolist():
+                leg1 = r.path_edges(r.shortest_paths(a, w), int(v))
+                w2 = self.penalized([*others, *leg1])
+                leg2 = r.path_edges(r.shortest_paths(int(v), w2), b)
+                both = np.asarray(leg1 + leg2, dtype=np.int64)
+                rep = repeated_share(self.phys[both].tolist(), r.length[both].tolist())
+                if rep < best_rep - 1e-9:
+                    best_v, best_rep = int(v), rep
+            v = best_v
+            controls = [*controls[: t + 1], v, *controls[t + 1:]]
+            legs = self.route_legs(controls)
+        return controls, [e for leg in legs for e in leg]
+
+    def length(self, edges: Sequence[int]) -> float:
+        return float(self.r.length[np.asarray(edges, dtype=np.int64)].sum()) if edges else 0.0
+
+    def nodes_of(self, edges: Sequence[int]) -> list[int]:
+        r = self.r
+        return [int(r.src[edges[0]])] + [int(r.dst[e]) for e in edges]
+
+    def tree_lengths(self, sp: ShortestPaths, *, reverse: bool = False) -> FloatArray:
+        """Length (not cost) along the search tree to (or from) every reached node."""
+        pred = sp.pred.astype(np.int64)
+        n = self.r.n_nodes
+        has = pred >= 0
+        acc = np.zeros(n)
+        v = np.nonzero(has)[0]
+        code = v * n + pred[v] if reverse else pred[v] * n + v
+        pos = np.searchsorted(self.edge_code, code)
+        acc[v] = self.r.length[pos]
+        anc = np.where(has, pred, -1)
+        active = anc >= 0
+        while active.any():
+            idx = np.nonzero(active)[0]
+            a = anc[idx]
+            acc[idx] += acc[a]
+            anc[idx] = anc[a]
+            active[idx] = anc[idx] >= 0
+        # note: acc[a] may already include further ancestors; pointer jumping is exact
+        # because each step doubles the covered span of the chain.
+        return acc
+
+    # -- length tuning -----------------------------------------------------------
+    def tune(self, edges: list[int], protected: set[int], target_m: float,
+             max_rounds: int = 8) -> list[int]:
+        r = self.r
+        for _ in range(max_rounds):
+            length = self.length(edges)
+            err = target_m - length
+            if abs(err) <= self.tol_m:
+                break
+            nodes = self.nodes_of(edges)
+            seg = r.length[np.asarray(edges, dtype=np.int64)]
+            cum = np.concatenate([[0.0], np.cumsum(seg)])
+            loop_nodes = np.unique(np.asarray(nodes, dtype=np.int64))
+            on_loop = np.zeros(r.n_nodes, dtype=bool)
+            on_loop[loop_nodes] = True
+            loop_phys = set(self.phys[np.asarray(edges, dtype=np.int64)].tolist())
+            w = self.w.copy()
+            w[on_loop[r.dst]] = np.inf
+            prot_pos = [i for i, nd in enumerate(nodes) if nd in protected]
+            max_arc = max(1500.0, min(0.2 * target_m, 3.0 * abs(err) + 2000.0))
+            n_anchor = 48
+            step = length / n_anchor
+            anchors: list[int] = []
+            nxt = 0.0
+            for i in range(len(nodes) - 1):
+                if cum[i] >= nxt:
+                    anchors.append(i)
+                    nxt = cum[i] + step
+            best: tuple[float, int, int, int, int, ShortestPaths] | None = None
+            for i in anchors:
+                a = nodes[i]
+                jmax = next((p for p in prot_pos if p > i), len(nodes) - 1)
+                limit_cost = 6.0 * (max_arc + abs(err))
+                sp = r.shortest_paths(a, w, limit=limit_cost)
+                lens = self.tree_lengths(sp)
+                for j in range(i + 1, jmax + 1):
+                    arc = cum[j] - cum[i]
+                    if arc > max_arc:
+                        break
+                    b = nodes[j]
+                    lo, hi = int(r.in_indptr[b]), int(r.in_indptr[b + 1])
+                    for e in r.in_edges[lo:hi]:
+                        e = int(e)
+                        wn = int(r.src[e])
+                        if wn == a:
+                            if int(self.phys[e]) in loop_phys:
+                                continue
+                            new_len = float(r.length[e])
+                        elif on_loop[wn] or not math.isfinite(sp.dist[wn]):
+                            continue
+                        else:
+                            new_len = float(lens[wn] + r.length[e])
+                        delta = new_len - arc
+                        score = abs(err - delta)
+                        if best is None or score < best[0]:
+                            best = (score, i, j, wn, e, sp)
+            if best is None or best[0] >= abs(err) - 1.0:
+                break
+            _, i, j, wn, e, sp = best
+            detour = ([] if wn == nodes[i] else r.path_edges(sp, wn)) + [e]
+            edges = edges[:i] + detour + edges[j:]
+        return edges
+
+
+def _tour_order(dist: FloatArray) -> list[int]:
+    """Best visiting order of points 1..k starting and ending at 0."""
+    k = dist.shape[0] - 1
+    if k <= 0:
+        return []
+    if k <= _EXACT_TSP_MAX:
+        best_order: tuple[int, ...] = ()
+        best_len = math.inf
+        for perm in itertools.permutations(range(1, k + 1)):
+            total = dist[0, perm[0]] + dist[perm[-1], 0]
+            total += sum(dist[a, b] for a, b in pairwise(perm))
+            if total < best_len:
+                best_len, best_order = total, perm
+        return list(best_order)
+    order: list[int] = []
+    left = set(range(1, k + 1))
+    cur = 0
+    while left:
+        cur = min(left, key=lambda j: dist[cur, j])
+        order.append(cur)
+        left.remove(cur)
+    improved = True
+    while improved:
+        improved = False
+        seq = [0, *order, 0]
+        for i in range(1, len(seq) - 2):
+            for j in range(i + 1, len(seq) - 1):
+                before = dist[seq[i - 1], seq[i]] + dist[seq[j], seq[j + 1]]
+                after = dist[seq[i - 1], seq[j]] + dist[seq[i], seq[j + 1]]
+                if after + 1e-9 < before:
+                    seq[i:j + 1] = reversed(seq[i:j + 1])
+                    improved = True
+        order = seq[1:-1]
+    return order
+
+
+def _tour_length(dist: FloatArray, order: Sequence[int]) -> float:
+    seq = [0, *order, 0]
+    return float(sum(dist[a, b] for a, b in pairwise(seq)))
+
+
+@dataclass
+class _Candidate:
+    edges: list[int]
+    label: str
+    controls: list[int] = field(default_factory=list)
+    score: float = math.inf
+    length_m: float = 0.0
+
+
+def shortest_loop_m(network: Network, start: SnappedPlace,
+                    via: Sequence[SnappedPlace]) -> float:
+    """Length of the shortest loop from ``start`` through all ``via`` places."""
+    r = network.router
+    pts = _unique_nodes(r, start, via)
+    dist = _distance_matrix(r, pts, r.length)
+    return _tour_length(dist, _tour_order(dist))
+
+
+def _unique_nodes(r: Router, start: SnappedPlace, via: Sequence[SnappedPlace]) -> list[int]:
+    pts = [r.index[start.node]]
+    for v in via:
+        i = r.index[v.node]
+        if i not in pts:
+            pts.append(i)
+    return pts
+
+
+def _distance_matrix(r: Router, pts: Sequence[int], weights: FloatArray) -> FloatArray:
+    k = len(pts)
+    dist = np.zeros((k, k))
+    for i, p in enumerate(pts):
+        sp = r.shortest_paths(p, weights)
+        dist[i] = sp.dist[list(pts)]
+    return dist
+
+
+def plan_loops(
+    network: Network,
+    start: SnappedPlace,
+    via: Sequence[SnappedPlace] = (),
+    *,
+    target_km: float = 50.0,
+    tolerance: float = 0.05,
+    alternatives: int = 1,
+    seed: int = 0,
+    prefs: Preferences | None = None,
+    progress: ProgressFn | None = None,
+) -> list[Loop]:
+    """Plan loops from ``start`` through ``via`` of about ``target_km``.
+
+    Parameters
+    ----------
+    network
+        The bike network.
+    start
+        Start and finish.
+    via
+        Sights to pass (order chosen by the planner); duplicates and sights on
+        the start's node are dropped.
+    target_km
+        Target length in kilometres.
+    tolerance
+        Allowed relative length error (0.05 = ±5 %); the planner aims much closer.
+    alternatives
+        Number of distinct loops wanted (pairwise shared length ≤ 50 %).
+    seed
+        Seed for the choice of directions when there is no sight to aim at.
+    prefs
+        Routing preferences.
+    progress
+        Optional callback ``(stage, fraction)``.
+
+    Returns
+    -------
+    list of Loop
+        Best first; fewer than ``alternatives`` if no more distinct loops exist.
+
+    Raises
+    ------
+    InputError
+        For an invalid target, tolerance or count.
+    InfeasibleLoopError
+        If the shortest loop through the sights exceeds the target, or the
+        network cannot hold a loop that long; the message gives the feasible range.
+    DisconnectedSightsError
+        If some places cannot be reached from the start.
+    """
+    if not (math.isfinite(target_km) and 0 < target_km <= MAX_TARGET_KM):
+        msg = f"target_km={target_km} is out of range: valid is more than 0 up to {MAX_TARGET_KM:g}"
+        raise InputError(msg)
+    if not (math.isfinite(tolerance) and 0.001 <= tolerance <= 0.5):
+        msg = f"tolerance={tolerance} is out of range: valid is 0.001 to 0.5"
+        raise InputError(msg)
+    if not 1 <= alternatives <= 20:
+        msg = f"alternatives={alternatives} is out of range: valid is 1 to 20"
+        raise InputError(msg)
+    r = network.router
+    target_m = target_km * 1000.0
+    weights = edge_weights(r, prefs)
+    places = [start, *[v for v in via if v.node != start.node]]
+    uniq: list[SnappedPlace] = []
+    for p in places:
+        if all(p.node != q.node for q in uniq):
+            uniq.append(p)
+    pts = [r.index[p.node] for p in uniq]
+    if progress is not None:
+        progress("shortest paths between sights", 0.0)
+    len_dist = _distance_matrix(r, pts, r.length)
+    unreachable = [uniq[j].place.key for j in range(1, len(pts))
+                   if not (math.isfinite(len_dist[0, j]) and math.isfinite(len_dist[j, 0]))]
+    if unreachable:
+        msg = f"no connection by bike between the start and {', '.join(unreachable)}"
+        raise DisconnectedSightsError(msg)
+    order = _tour_order(len_dist)
+    min_m = _tour_length(len_dist, order)
+    if min_m > target_m * (1 + tolerance):
+        msg = (
+            f"target {target_km:g} km is too short: the shortest loop through the requested "
+            f"sights is {min_m / 1000:.1f} km; choose --km of at least "
+            f"{math.ceil(min_m / (1 + tolerance) / 100) / 10:.1f}"
+        )
+        raise InfeasibleLoopError(msg)
+
+    tol_m = max(min(0.002 * target_m, 100.0), 15.0)
+    planner = _Planner(r, weights, tol_m)
+    protected = set(pts)
+    rng = np.random.default_rng(seed)
+    candidates = _shape_candidates(planner, pts, order, target_m, rng, alternatives, progress)
+    if not candidates:
+        msg = "no loop could be formed from the start: the network around it is too small"
+        raise InfeasibleLoopError(msg)
+    if progress is not None:
+        progress("tuning lengths", 0.7)
+    for c in candidates:
+        if c.length_m < 0.97 * target_m:
+            c.controls, c.edges = planner.grow(c.controls, target_m)
+        c.edges = planner.tune(c.edges, protected, target_m)
+        c.length_m = planner.length(c.edges)
+        c.score = _score(network, planner, c.edges, target_m)
+    candidates.sort(key=lambda c: c.score)
+    feasible = [c for c in candidates if abs(c.length_m - target_m) <= tolerance * target_m]
+    if not feasible:
+        longest = max(c.length_m for c in candidates)
+        if longest < target_m:
+            msg = (
+                f"target {target_km:g} km is too long for this network: the longest loop "
+                f"found is {longest / 1000:.1f} km (feasible range about "
+                f"{min_m / 1000:.1f}–{longest / 1000:.1f} km)"
+            )
+        else:
+            closest = min(candidates, key=lambda c: abs(c.length_m - target_m))
+            msg = (
+                f"no loop within ±{tolerance:.0%} of {target_km:g} km found; the closest is "
+                f"{closest.length_m / 1000:.1f} km; try a larger --tolerance"
+            )
+        raise InfeasibleLoopError(msg)
+    chosen: list[_Candidate] = []
+    for c in feasible:
+        if all(_shared_share(planner, c.edges, o.edges) <= 0.5 for o in chosen):
+            chosen.append(c)
+        if len(chosen) == alternatives:
+            break
+    if progress is not None:
+        progress("done", 1.0)
+    return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
+
+
+def _shared_share(p: _Planner, a: Sequence[int], b: Sequence[int]) -> float:
+    pa = p.phys[np.asarray(a, dtype=np.int64)]
+    pb = set(p.phys[np.asarray(b, dtype=np.int64)].tolist())
+    la = p.r.length[np.asarray(a, dtype=np.int64)]
+    shared = float(la[[x in pb for x in pa.tolist()]].sum())
+    return shared / max(1.0, min(p.length(a), p.length(b)))
+
+
+def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float) -> float:
+    idx = np.asarray(edges, dtype=np.int64)
+    length = float(p.r.length[idx].sum())
+    err = abs(length - target_m) / target_m
+    rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
+    cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
+    lat, lon, _ = _polyline(network, p, edges)
+    turns = turns_per_km(lat, lon, length)
+    return 10.0 * err + 3.0 * rep + cost_ratio + 0.1 * turns
+
+
+def _shape_candidates(
+    p: _Planner,
+    pts: Sequence[int],
+    order: Sequence[int],
+    target_m: float,
+    rng: np.random.Generator,
+    alternatives: int,
+    progress: ProgressFn | None,
+) -> list[_Candidate]:
+    r = p.r
+    sx = r.xm[pts]
+    sy = r.ym[pts]
+    start_x, start_y = float(sx[0]), float(sy[0])
+    if len(pts) > 1:
+        cx, cy = float(sx[1:].mean()), float(sy[1:].mean())
+    else:
+        cx, cy = start_x, start_y
+    if math.hypot(cx - start_x, cy - start_y) > 300.0:
+        theta0 = math.atan2(cy - start_y, cx - start_x)
+        spreads = [0.0, 0.7, -0.7, 1.4, -1.4, math.pi]
+    else:
+        theta0 = float(rng.uniform(0, 2 * math.pi))
+        spreads = [k * 2 * math.pi / 6 for k in range(6)]
+    n_dirs = min(len(spreads), max(3, alternatives + 2))
+    out: list[_Candidate] = []
+    tour = [pts[0], *[pts[i] for i in order], pts[0]]
+    tour_edges = p.route(tour)
+    if tour_edges:
+        out.append(_Candidate(tour_edges, "tour", tour, length_m=p.length(tour_edges)))
+    jobs = [(theta0 + d, o) for d in spreads[:n_dirs] for o in (1, -1)]
+    for n, (theta, orient) in enumerate(jobs):
+        if progress is not None:
+            progress(f"shaping loop {n + 1}/{len(jobs)}", 0.05 + 0.65 * n / len(jobs))
+        cand = _search_radius(p, pts, theta, orient, target_m)
+        if cand is not None and cand.edges:
+            cand.label = f"dir {math.degrees(theta) % 360:.0f}° {'ccw' if orient > 0 else 'cw'}"
+            out.append(cand)
+    return out
+
+
+def _circle_controls(p: _Planner, pts: Sequence[int], theta: float, orient: int,
+                     radius: float) -> list[int]:
+    r = p.r
+    x0, y0 = float(r.xm[pts[0]]), float(r.ym[pts[0]])
+    cx, cy = x0 + radius * math.cos(theta), y0 + radius * math.sin(theta)
+    phi0 = math.atan2(y0 - cy, x0 - cx)
+
+    def frac(x: float, y: float) -> float:
+        ang = math.atan2(y - cy, x - cx)
+        return ((ang - phi0) * orient) % (2 * math.pi) / (2 * math.pi)
+
+    items: list[tuple[float, int]] = [(frac(float(r.xm[i]), float(r.ym[i])), i) for i in pts[1:]]
+    n_shape = max(4, min(10, round(2 * math.pi * radius / 3000.0)))
+    sight_fracs = [f for f, _ in items]
+    for k in range(1, n_shape + 1):
+        f = k / (n_shape + 1)
+        if any(abs(f - sf) < 0.5 / (n_shape + 1) for sf in sight_fracs):
+            continue
+        ang = phi0 + orient * 2 * math.pi * f
+        px, py = cx + radius * math.cos(ang), cy + radius * math.sin(ang)
+        near = r.within(px, py, min(800.0, max(300.0, 0.15 * radius)))
+        if not near:
+            continue
+        d = np.hypot(r.xm[near] - px, r.ym[near] - py)
+        items.append((f, int(near[int(np.argmin(d))])))
+    items.sort()
+    return [pts[0], *[i for _, i in items], pts[0]]
+
+
+def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
+                   target_m: float) -> _Candidate | None:
+    radius = target_m / (2 * math.pi * 1.25)
+    best: _Candidate | None = None
+    history: list[tuple[float, float]] = []
+    for _ in range(7):
+        controls = _circle_controls(p, pts, theta, orient, radius)
+        edges = p.route(controls)
+        length = p.length(edges)
+        if best is None or abs(length - target_m) < abs(best.length_m - target_m):
+            best = _Candidate(edges, "", controls, length_m=length)
+        if abs(length - target_m) <= 0.03 * target_m:
+            break
+        history.append((radius, length))
+        if len(history) >= 2 and abs(history[-1][1] - history[-2][1]) > 1.0:
+            (r1, l1), (r2, l2) = history[-2], history[-1]
+            slope = (l2 - l1) / (r2 - r1) if r2 != r1 else 0.0
+            new_r = r2 + (target_m - l2) / slope if slope > 0 else r2 * target_m / max(l2, 1.0)
+        else:
+            new_r = radius * target_m / max(length, 1.0)
+        radius = float(np.clip(new_r, radius * 0.3, radius * 3.0))
+        if radius < 50.0:
+            break
+    return best
+
+
+def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[SnappedPlace],
+               target_m: float) -> Loop:
+    r = p.r
+    g = network.graph
+    idx = np.asarray(c.edges, dtype=np.int64)
+    seg_len = r.length[idx]
+    cum = np.concatenate([[0.0], np.cumsum(seg_len)])
+    nodes = p.nodes_of(c.edges)
+    # stops in visit order
+    stop_pos: list[tuple[int, SnappedPlace]] = []
+    for place in places[1:]:
+        ni = r.index[place.node]
+        pos = nodes.index(ni)
+        stop_pos.append((pos, place))
+    stop_pos.sort(key=lambda t: t[0])
+    stops = [Stop(place=places[0], at_m=0.0)]
+    stops += [Stop(place=pl, at_m=float(cum[pos])) for pos, pl in stop_pos]
+    edges = [
+        (int(r.node_ids[r.src[e]]), int(r.node_ids[r.dst[e]]), int(r.key[e])) for e in c.edges
+    ]
+    lat, lon, cum_pts = _polyline(network, p, c.edges)
+    length = float(cum[-1])
+    classes = [r.way_class[int(e)] for e in c.edges]
+    return Loop(
+        target_m=target_m,
+        length_m=length,
+        stops=stops,
+        edges=edges,
+        lat=lat,
+        lon=lon,
+        overlap_ratio=repeated_share(p.phys[idx].tolist(), seg_len.tolist()),
+        way_class_m=class_shares(classes, seg_len.tolist()),
+        turns_per_km=turns_per_km(lat, lon, length),
+        cost=float(p.w[idx].sum()),
+        cum_m=cum_pts,
+        label=c.label,
+    )
+
+
+def _polyline(
+    network: Network, p: _Planner, route: Sequence[int]
+) -> tuple[list[float], list[float], list[float]]:
+    """Full-resolution ``lat, lon`` of a route and the distance at each vertex."""
+    r = p.r
+    g = network.graph
+    idx = np.asarray(route, dtype=np.int64)
+    seg_len = r.length[idx]
+    cum = np.concatenate([[0.0], np.cumsum(seg_len)])
+    lat: list[float] = []
+    lon: list[float] = []
+    cum_pts: list[float] = []
+    for n, e in enumerate(route):
+        u = int(r.node_ids[r.src[e]])
+        v = int(r.node_ids[r.dst[e]])
+        data = g.edges[u, v, int(r.key[e])]
+        geom = data.get("geometry")
+        if geom is not None:
+            xs, ys = geom.xy
+            pts_lon, pts_lat = list(xs), list(ys)
+            if (pts_lon[0], pts_lat[0]) != (g.nodes[u]["x"], g.nodes[u]["y"]):
+                pts_lon.reverse()
+                pts_lat.reverse()
+        else:
+            pts_lon = [g.nodes[u]["x"], g.nodes[v]["x"]]
+            pts_lat = [g.nodes[u]["y"], g.nodes[v]["y"]]
+        first = 0 if n == 0 else 1
+        seg_total = float(seg_len[n])
+        # distance along the route of each vertex (proportional within the edge)
+        dx = np.hypot(np.diff(pts_lon), np.diff(pts_lat))
+        frac = np.concatenate([[0.0], np.cumsum(dx)])
+        frac = frac / frac[-1] if frac[-1] > 0 else np.linspace(0, 1, len(frac))
+        for j in range(first, len(pts_lon)):
+            lon.append(float(pts_lon[j]))
+            lat.append(float(pts_lat[j]))
+            cum_pts.append(float(cum[n] + frac[j] * seg_total))
+    return lat, lon, cum_pts

@@ -1,0 +1,227 @@
+"""Folium web maps of planned loops: standalone HTML files.
+
+Every string that comes from OSM or a catalogue is HTML-escaped before it
+reaches the page; markers are plain ``DivIcon`` HTML (no icon fonts), so the
+page needs only Leaflet itself. "© OpenStreetMap contributors" is always shown
+in the map's attribution and in the summary box.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import folium
+from branca.element import Element
+
+from ringroute._geo import bearing_deg
+from ringroute._io import atomic_write_text
+from ringroute.cities import LANGUAGES, City
+from ringroute.loop import Loop
+
+COLORS: tuple[str, ...] = ("#d7301f", "#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363")
+ATTRIBUTION_HTML = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
+_T: dict[str, dict[str, str]] = {
+    "route": {"en": "Route", "de": "Route", "ja": "ルート"},
+    "start": {"en": "Start/Finish", "de": "Start/Ziel", "ja": "スタート/ゴール"},
+    "length": {"en": "Length", "de": "Länge", "ja": "距離"},
+    "target": {"en": "target", "de": "Ziel", "ja": "目標"},
+    "repeated": {"en": "Ridden twice", "de": "Doppelt gefahren", "ja": "重複区間"},
+    "turns": {"en": "Turns per km", "de": "Abbiegungen je km", "ja": "1kmあたりの曲がり角"},
+    "sights": {"en": "Sights", "de": "Sehenswürdigkeiten", "ja": "見どころ"},
+    "at_km": {"en": "at km", "de": "bei km", "ja": "km地点"},
+    "category": {"en": "Category", "de": "Kategorie", "ja": "カテゴリー"},
+    "alternative": {"en": "Alternative", "de": "Alternative", "ja": "代替ルート"},
+    "cycleway": {"en": "cycleways", "de": "Radwege", "ja": "自転車道"},
+    "quiet": {"en": "quiet roads", "de": "ruhige Straßen", "ja": "静かな道"},
+    "tertiary": {"en": "minor through roads", "de": "Nebenstraßen", "ja": "補助幹線道路"},
+    "main_with_cycleway": {"en": "main roads with cycle lane", "de": "Hauptstraßen mit Radweg",
+                           "ja": "自転車レーン付き幹線道路"},
+    "main": {"en": "main roads", "de": "Hauptstraßen", "ja": "幹線道路"},
+    "unpaved": {"en": "unpaved", "de": "unbefestigt", "ja": "未舗装"},
+}
+
+
+def t(key: str, lang: str) -> str:
+    """UI text ``key`` in ``lang`` (English fallback)."""
+    return _T[key].get(lang) or _T[key]["en"]
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _badge(text: str, color: str, size: int = 22) -> folium.DivIcon:
+    style = (
+        f"background:{color};color:#fff;border:2px solid #fff;border-radius:50%;"
+        f"width:{size}px;height:{size}px;line-height:{size - 4}px;text-align:center;"
+        "font:bold 12px/18px sans-serif;box-shadow:0 0 3px #000;"
+    )
+    return folium.DivIcon(
+        html=f'<div class="rr-badge" style="{style}">{_e(text)}</div>',
+        icon_size=(size, size), icon_anchor=(size // 2, size // 2),
+    )
+
+
+def _arrow(angle_deg: float, color: str) -> folium.DivIcon:
+    style = (
+        f"color:{color};font:bold 14px sans-serif;transform:rotate({angle_deg - 90:.0f}deg);"
+        "text-shadow:0 0 2px #fff;"
+    )
+    return folium.DivIcon(html=f'<div class="rr-arrow" style="{style}">&#10148;</div>',
+                          icon_size=(14, 14), icon_anchor=(7, 7))
+
+
+def _point_at(loop: Loop, at_m: float) -> tuple[float, float, float]:
+    """Position and heading at distance ``at_m`` along the loop."""
+    cum = loop.cum_m
+    j = 1
+    while j < len(cum) - 1 and cum[j] < at_m:
+        j += 1
+    i = j - 1
+    span = cum[j] - cum[i]
+    f = 0.0 if span <= 0 else (at_m - cum[i]) / span
+    lat = loop.lat[i] + f * (loop.lat[j] - loop.lat[i])
+    lon = loop.lon[i] + f * (loop.lon[j] - loop.lon[i])
+    return lat, lon, bearing_deg(loop.lat[i], loop.lon[i], loop.lat[j], loop.lon[j])
+
+
+def _sight_popup(loop: Loop, i: int, lang: str) -> str:
+    stop = loop.stops[i]
+    place = stop.place.place
+    sight = place.sight
+    lines = [f"<b>{_e(f'{i}. ' if i else '')}{_e(place.name(lang))}</b>"]
+    if sight is not None:
+        others = [sight.names[lg] for lg in LANGUAGES if lg != lang and sight.names.get(lg)]
+        if others:
+            lines.append(f'<span class="rr-names">{_e(" / ".join(others))}</span>')
+        lines.append(f"{_e(t('category', lang))}: {_e(sight.category)}")
+        if sight.description:
+            lines.append(_e(sight.description))
+    km = stop.at_m / 1000 if i else 0.0
+    lines.append(f"{_e(t('at_km', lang))} {km:.1f}")
+    lines.append(f"<small>snap {stop.place.snap_m:.0f} m</small>")
+    return "<br>".join(lines)
+
+
+def _summary_html(loops: Sequence[Loop], lang: str, title: str) -> str:
+    rows = []
+    for n, loop in enumerate(loops):
+        shares = ", ".join(
+            f"{_e(t(k, lang) if k in _T else k)} {v:.0%}"
+            for k, v in sorted(loop.way_class_share().items(), key=lambda kv: -kv[1]) if v >= 0.005
+        )
+        sights = ", ".join(_e(s.place.place.name(lang)) for s in loop.sights) or "–"
+        name = t("route", lang) if n == 0 else f"{t('alternative', lang)} {n}"
+        rows.append(
+            f'<div class="rr-route"><span style="color:{COLORS[n % len(COLORS)]}">&#9632;</span> '
+            f"<b>{_e(name)}</b>: {loop.length_m / 1000:.1f} km "
+            f"({_e(t('target', lang))} {loop.target_m / 1000:g} km)<br>"
+            f"{_e(t('sights', lang))}: {sights}<br>"
+            f"{_e(t('repeated', lang))}: {loop.overlap_ratio:.1%} · "
+            f"{_e(t('turns', lang))}: {loop.turns_per_km:.1f}<br><small>{shares}</small></div>"
+        )
+    style = (
+        "position:fixed;top:10px;left:50px;z-index:1000;max-width:340px;background:#fff;"
+        "padding:8px 10px;border-radius:6px;box-shadow:0 0 6px rgba(0,0,0,.4);"
+        "font:12px/1.35 sans-serif;"
+    )
+    return (
+        f'<div id="rr-summary" style="{style}"><div style="font-weight:bold;font-size:14px">'
+        f"{_e(title)}</div>{''.join(rows)}"
+        f'<div class="rr-attribution"><small>{ATTRIBUTION_HTML}</small></div></div>'
+    )
+
+
+def build_map(
+    loops: Sequence[Loop],
+    *,
+    city: City | None = None,
+    lang: str = "en",
+    title: str | None = None,
+) -> folium.Map:
+    """Build a Folium map of one or more loops (the first is the main route).
+
+    Parameters
+    ----------
+    loops
+        Loops to draw; each gets its own toggleable layer and colour.
+    city
+        The city (title).
+    lang
+        ``en``, ``de`` or ``ja`` for all labels; other languages' sight names
+        are shown alongside.
+    title
+        Heading of the summary box.
+    """
+    if not loops:
+        msg = "loops must not be empty"
+        raise ValueError(msg)
+    first = loops[0]
+    center = (sum(first.lat) / len(first.lat), sum(first.lon) / len(first.lon))
+    m = folium.Map(location=center, zoom_start=13, tiles=None, control_scale=True)
+    folium.TileLayer("OpenStreetMap", attr=ATTRIBUTION_HTML, name="OpenStreetMap").add_to(m)
+    heading = title or (
+        f"{city.name(lang)} – {first.target_m / 1000:g} km" if city else
+        f"{first.target_m / 1000:g} km")
+    for n, loop in enumerate(loops):
+        color = COLORS[n % len(COLORS)]
+        name = t("route", lang) if n == 0 else f"{t('alternative', lang)} {n}"
+        layer = folium.FeatureGroup(
+            name=_e(f"{name}: {loop.length_m / 1000:.1f} km"), show=True)
+        folium.PolyLine(
+            list(zip(loop.lat, loop.lon, strict=True)), color=color, weight=5, opacity=0.85,
+            tooltip=_e(f"{name}: {loop.length_m / 1000:.1f} km"),
+            class_name=f"rr-route rr-route-{n}",
+        ).add_to(layer)
+        # direction arrows every km, km markers every 5 km
+        step = 1000.0
+        k = 1
+        while k * step < loop.length_m - 200:
+            lat, lon, brg = _point_at(loop, k * step)
+            if k % 5 == 0:
+                folium.Marker((lat, lon), icon=_badge(f"{k}", "#333", 20),
+                              tooltip=_e(f"km {k}")).add_to(layer)
+            else:
+                folium.Marker((lat, lon), icon=_arrow(brg, color)).add_to(layer)
+            k += 1
+        for i, stop in enumerate(loop.stops):
+            place = stop.place.place
+            if i == 0:
+                icon = _badge("S", "#111", 26)
+            else:
+                icon = _badge(str(i), color, 24)
+            folium.Marker(
+                (place.lat, place.lon), icon=icon,
+                tooltip=_e(f"{i}. {place.name(lang)}" if i else
+                           f"{t('start', lang)}: {place.name(lang)}"),
+                popup=folium.Popup(_sight_popup(loop, i, lang), max_width=300, parse_html=False),
+            ).add_to(layer)
+        layer.add_to(m)
+    if len(loops) > 1:
+        folium.LayerControl(collapsed=False).add_to(m)
+    lats = [x for loop in loops for x in loop.lat]
+    lons = [x for loop in loops for x in loop.lon]
+    m.fit_bounds([(min(lats), min(lons)), (max(lats), max(lons))], padding=(20, 20))
+    m.get_root().html.add_child(Element(_summary_html(loops, lang, heading)))
+    m.get_root().header.add_child(Element(f"<title>{_e(heading)}</title>"))
+    return m
+
+
+def write_map(
+    loops: Sequence[Loop],
+    path: Path,
+    *,
+    city: City | None = None,
+    lang: str = "en",
+    title: str | None = None,
+) -> Path:
+    """Render :func:`build_map` to a standalone HTML file, atomically."""
+    m = build_map(loops, city=city, lang=lang, title=title)
+    return atomic_write_text(path, m.get_root().render())
+
+
