@@ -199,9 +199,10 @@ def bike_factor(tags: Mapping[str, str], *, in_cycle_route: bool = False) -> flo
         # car-free ways with explicit bike access (Tsukuba's pedestrian-and-bike
         # promenades, German "Gehweg, Radfahrer frei") ride well
         factor = min(factor, 0.95)
-    if highway in MAIN_ROADS or highway in {"tertiary", "tertiary_link"}:
-        if _has_cycle_infra(tags):
-            factor = 1.0 + (factor - 1.0) * 0.3
+    if (highway in MAIN_ROADS or highway in {"tertiary", "tertiary_link"}) and (
+        _has_cycle_infra(tags)
+    ):
+        factor = 1.0 + (factor - 1.0) * 0.3
     surface = tags.get("surface", "")
     if surface in ROUGH:
         factor *= 2.0

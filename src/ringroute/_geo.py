@@ -29,7 +29,8 @@ def haversine_m_array(
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dl = np.radians(lon2 - lon1)
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    out: npt.NDArray[np.float64] = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return out
 
 
 def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

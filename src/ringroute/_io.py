@@ -39,7 +39,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
+        Path(tmp_name).replace(path)
         tmp_name = None
     except OSError as exc:
         msg = f"cannot write {str(path)!r}: {exc.strerror or exc}"

@@ -42,7 +42,7 @@ def count_turns(lat: Sequence[float], lon: Sequence[float]) -> int:
     if len(x) < 3:
         return 0
     heading = np.degrees(np.arctan2(np.diff(y), np.diff(x)))
-    k = int(round(TURN_WINDOW_M / _STEP_M))
+    k = round(TURN_WINDOW_M / _STEP_M)
     if len(heading) <= k:
         return 0
     delta = np.abs((heading[k:] - heading[:-k] + 180.0) % 360.0 - 180.0)

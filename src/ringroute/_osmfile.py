@@ -54,7 +54,7 @@ def _parse_ele(raw: str) -> float | None:
     return value if -500.0 < value < 9000.0 else None
 
 
-class _Handler(osmium.SimpleHandler):  # type: ignore[misc]
+class _Handler(osmium.SimpleHandler):
     def __init__(self) -> None:
         super().__init__()
         self.raw = RawNetwork()

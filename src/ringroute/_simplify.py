@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -15,7 +16,7 @@ def _dp_keep(x: np.ndarray, y: np.ndarray, tol: float, keep: np.ndarray) -> np.n
     mask = keep.copy()
     mask[0] = mask[-1] = True
     anchors = np.nonzero(mask)[0]
-    stack = [(int(a), int(b)) for a, b in zip(anchors[:-1], anchors[1:], strict=True)]
+    stack = [(int(a), int(b)) for a, b in pairwise(anchors)]
     while stack:
         i, j = stack.pop()
         if j <= i + 1:

@@ -114,8 +114,8 @@ def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
 
         def progress(stage: str, fraction: float) -> None:
             prog.update(task, description=stage, completed=fraction)
-            if not show and not args.quiet and not args.json:
-                err.print(f"ringroute: {stage}", highlight=False)
+            if not show:
+                logging.getLogger("ringroute").info("%s", stage)
 
         result = run_plan(req, progress=progress)
     if args.json:
@@ -163,7 +163,10 @@ def _cmd_sights(args: argparse.Namespace, out: Console) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     _configure_logging(args.verbose, args.quiet)
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)

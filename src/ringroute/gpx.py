@@ -139,7 +139,7 @@ def build_gpx(
     if max_points is not None:
         idx = simplify_indices(loop.lat, loop.lon, max_points, keep)
     trk = gpxpy.gpx.GPXTrack(name=title, description=g.description)
-    trk.type = "cycling"
+    trk.type = "cycling"  # type: ignore[assignment]  # gpxpy's stubs type it as None
     seg = gpxpy.gpx.GPXTrackSegment()
     for i in idx:
         seg.points.append(gpxpy.gpx.GPXTrackPoint(round(loop.lat[i], 7), round(loop.lon[i], 7)))

@@ -90,7 +90,8 @@ def validate_request(req: PlanRequest) -> None:
         Naming the bad value and the valid range.
     """
     if not (math.isfinite(req.target_km) and 0 < req.target_km <= MAX_TARGET_KM):
-        msg = f"--km {req.target_km:g} is out of range: valid is more than 0 up to {MAX_TARGET_KM:g}"
+        msg = (f"--km {req.target_km:g} is out of range: valid is more than 0 "
+               f"up to {MAX_TARGET_KM:g}")
         raise InputError(msg)
     if not (math.isfinite(req.tolerance) and 0.001 <= req.tolerance <= 0.5):
         msg = f"--tolerance {req.tolerance:g} is out of range: valid is 0.001 to 0.5"

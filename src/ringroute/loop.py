@@ -330,8 +330,8 @@ class _Planner:
                         break
                     b = nodes[j]
                     lo, hi = int(r.in_indptr[b]), int(r.in_indptr[b + 1])
-                    for e in r.in_edges[lo:hi]:
-                        e = int(e)
+                    for e_in in r.in_edges[lo:hi]:
+                        e = int(e_in)
                         wn = int(r.src[e])
                         if wn == a:
                             if int(self.phys[e]) in loop_phys:
@@ -408,8 +408,54 @@ def shortest_loop_m(network: Network, start: SnappedPlace,
     """Length of the shortest loop from ``start`` through all ``via`` places."""
     r = network.router
     pts = _unique_nodes(r, start, via)
+    if len(pts) == 1:
+        return _shortest_cycle(r, pts[0])[0]
     dist = _distance_matrix(r, pts, r.length)
     return _tour_length(dist, _tour_order(dist))
+
+
+def _shortest_cycle(r: Router, s: int) -> tuple[float, list[int]]:
+    """Shortest loop from node ``s`` that does not only turn back the way it came.
+
+    From a dead end the loop rides out to the nearest node where a real loop
+    begins, rides that loop and comes back (a "lollipop").
+    """
+    best, best_edges = _proper_cycle(r, s)
+    if math.isfinite(best):
+        return best, best_edges
+    out = r.shortest_paths(s, r.length)
+    back = r.shortest_paths_to(s, r.length)
+    both = out.dist + back.dist
+    for v in np.argsort(both)[1:40].tolist():
+        if not math.isfinite(both[v]) or both[v] >= best:
+            break
+        cyc, cyc_edges = _proper_cycle(r, int(v))
+        if both[v] + cyc < best:
+            best = float(both[v] + cyc)
+            to_s = []
+            node = int(v)
+            while node != s:
+                nxt = int(back.pred[node])
+                to_s.append(r.edge_index(node, nxt))
+                node = nxt
+            best_edges = [*r.path_edges(out, int(v)), *cyc_edges, *to_s]
+    return best, best_edges
+
+
+def _proper_cycle(r: Router, s: int) -> tuple[float, list[int]]:
+    """Shortest loop from ``s`` that does not leave and return by the same way."""
+    best, best_edges = math.inf, []
+    for e in range(int(r.indptr[s]), int(r.indptr[s + 1])):
+        v = int(r.dst[e])
+        w = r.length.copy()
+        w[e] = np.inf
+        if r.reverse[e] >= 0:
+            w[r.reverse[e]] = np.inf
+        sp = r.shortest_paths(v, w)
+        total = float(r.length[e] + sp.dist[s])
+        if total < best:
+            best, best_edges = total, [e, *r.path_edges(sp, s)]
+    return best, best_edges
 
 
 def _unique_nodes(r: Router, start: SnappedPlace, via: Sequence[SnappedPlace]) -> list[int]:
@@ -508,11 +554,17 @@ def plan_loops(
         msg = f"no connection by bike between the start and {', '.join(unreachable)}"
         raise DisconnectedSightsError(msg)
     order = _tour_order(len_dist)
-    min_m = _tour_length(len_dist, order)
+    cycle_m, cycle_edges = (_shortest_cycle(r, pts[0]) if len(pts) == 1
+                            else (math.nan, []))
+    min_m = cycle_m if len(pts) == 1 else _tour_length(len_dist, order)
+    if not math.isfinite(min_m):
+        msg = "no loop is possible from the start: every way from it is a dead end"
+        raise InfeasibleLoopError(msg)
     if min_m > target_m * (1 + tolerance):
+        what = "through the requested sights" if len(pts) > 1 else "from the start"
         msg = (
-            f"target {target_km:g} km is too short: the shortest loop through the requested "
-            f"sights is {min_m / 1000:.1f} km; choose --km of at least "
+            f"target {target_km:g} km is too short: the shortest loop {what} "
+            f"is {min_m / 1000:.1f} km; choose --km of at least "
             f"{math.ceil(min_m / (1 + tolerance) / 100) / 10:.1f}"
         )
         raise InfeasibleLoopError(msg)
@@ -522,6 +574,10 @@ def plan_loops(
     protected = set(pts)
     rng = np.random.default_rng(seed)
     candidates = _shape_candidates(planner, pts, order, target_m, rng, alternatives, progress)
+    if cycle_edges:
+        candidates.append(_Candidate(cycle_edges, "shortest", [pts[0], int(r.dst[cycle_edges[0]]),
+                                                               pts[0]],
+                                     length_m=planner.length(cycle_edges)))
     if not candidates:
         msg = "no loop could be formed from the start: the network around it is too small"
         raise InfeasibleLoopError(msg)
@@ -577,7 +633,7 @@ def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float)
     cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
     lat, lon, _ = _polyline(network, p, edges)
     turns = turns_per_km(lat, lon, length)
-    return 10.0 * err + 3.0 * rep + cost_ratio + 0.1 * turns
+    return 10.0 * err + 10.0 * rep + cost_ratio + 0.1 * turns
 
 
 def _shape_candidates(
@@ -609,6 +665,10 @@ def _shape_candidates(
     tour_edges = p.route(tour)
     if tour_edges:
         out.append(_Candidate(tour_edges, "tour", tour, length_m=p.length(tour_edges)))
+        # the exact shortest loop: guarantees a plan whenever the target is feasible
+        shortest = [e for a, b in pairwise(tour) if a != b
+                    for e in r.path_edges(r.shortest_paths(a, r.length), b)]
+        out.append(_Candidate(shortest, "shortest", tour, length_m=p.length(shortest)))
     jobs = [(theta0 + d, o) for d in spreads[:n_dirs] for o in (1, -1)]
     for n, (theta, orient) in enumerate(jobs):
         if progress is not None:
@@ -634,6 +694,7 @@ def _circle_controls(p: _Planner, pts: Sequence[int], theta: float, orient: int,
     items: list[tuple[float, int]] = [(frac(float(r.xm[i]), float(r.ym[i])), i) for i in pts[1:]]
     n_shape = max(4, min(10, round(2 * math.pi * radius / 3000.0)))
     sight_fracs = [f for f, _ in items]
+    beyond: list[tuple[float, int]] = []
     for k in range(1, n_shape + 1):
         f = k / (n_shape + 1)
         if any(abs(f - sf) < 0.5 / (n_shape + 1) for sf in sight_fracs):
@@ -641,12 +702,19 @@ def _circle_controls(p: _Planner, pts: Sequence[int], theta: float, orient: int,
         ang = phi0 + orient * 2 * math.pi * f
         px, py = cx + radius * math.cos(ang), cy + radius * math.sin(ang)
         near = r.within(px, py, min(800.0, max(300.0, 0.15 * radius)))
-        if not near:
-            continue
-        d = np.hypot(r.xm[near] - px, r.ym[near] - py)
-        items.append((f, int(near[int(np.argmin(d))])))
+        if near:
+            d = np.hypot(r.xm[near] - px, r.ym[near] - py)
+            items.append((f, int(near[int(np.argmin(d))])))
+        else:
+            plat, plon = r.proj.to_latlon(px, py)
+            _, nearest = r.nearest(plat, plon)
+            beyond.append((f, int(nearest[0])))
+    if len(items) < 2:
+        # the circle lies beyond the network's edge: follow the edge instead
+        items += beyond
     items.sort()
-    return [pts[0], *[i for _, i in items], pts[0]]
+    seq = [pts[0], *[i for _, i in items], pts[0]]
+    return [c for k, c in enumerate(seq) if k == 0 or c != seq[k - 1]]
 
 
 def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
@@ -678,7 +746,6 @@ def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
 def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[SnappedPlace],
                target_m: float) -> Loop:
     r = p.r
-    g = network.graph
     idx = np.asarray(c.edges, dtype=np.int64)
     seg_len = r.length[idx]
     cum = np.concatenate([[0.0], np.cumsum(seg_len)])

@@ -186,7 +186,7 @@ def snap(place: Place, network: Network, *, max_snap_m: float) -> SnappedPlace:
         If the nearest node is farther than ``max_snap_m``; the message gives the distance.
     """
     router = network.router
-    d, i = router.nearest(place.lat, place.lon)
+    _, i = router.nearest(place.lat, place.lon)
     idx = int(i[0])
     node = int(router.node_ids[idx])
     dist = haversine_m(place.lat, place.lon, float(router.lat[idx]), float(router.lon[idx]))

@@ -1,0 +1,201 @@
+"""The loop planner on real networks and, property-based, on generated graphs."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ringroute._geo import haversine_m
+from ringroute.cities import City
+from ringroute.errors import InfeasibleLoopError, InputError
+from ringroute.loop import Loop, plan_loops, shortest_loop_m
+from ringroute.network import Network
+from ringroute.sights import Place, SnappedPlace, resolve, snap
+
+
+def _snap(city: City, net: Network, key: str) -> SnappedPlace:
+    return snap(resolve(key, city), net, max_snap_m=500)
+
+
+def _check_loop(loop: Loop, net: Network) -> None:
+    """Invariants every planned loop must satisfy."""
+    g = net.graph
+    assert loop.edges, "empty loop"
+    for (_, v, _), (u2, _, _) in zip(loop.edges, loop.edges[1:], strict=False):
+        assert v == u2, "edges are not contiguous"
+    assert loop.edges[0][0] == loop.edges[-1][1] == loop.stops[0].place.node
+    for u, v, k in loop.edges:
+        assert g.has_edge(u, v, k), "edge not in graph (wrong direction on a oneway?)"
+    length = sum(g.edges[e]["length_m"] for e in loop.edges)
+    assert length == pytest.approx(loop.length_m, rel=1e-6)
+    assert (loop.lat[0], loop.lon[0]) == (loop.lat[-1], loop.lon[-1])
+    route_nodes = {u for u, _, _ in loop.edges}
+    for stop in loop.stops:
+        assert stop.place.node in route_nodes
+    ats = [s.at_m for s in loop.stops]
+    assert ats == sorted(ats)
+
+
+@pytest.fixture(scope="module")
+def tsukuba_30(tsukuba: City, science_city: Network) -> list[Loop]:
+    start = _snap(tsukuba, science_city, "station")
+    via = [_snap(tsukuba, science_city, k) for k in ("univ", "expo", "botgarden")]
+    return plan_loops(science_city, start, via, target_km=30, alternatives=2)
+
+
+def test_tsukuba_30km_three_sights(tsukuba_30: list[Loop], science_city: Network) -> None:
+    loop = tsukuba_30[0]
+    _check_loop(loop, science_city)
+    assert abs(loop.length_error) <= 0.01
+    assert sorted(s.key for s in loop.sights) == ["botgarden", "expo", "univ"]
+    assert loop.overlap_ratio <= 0.05
+    # the track passes within 250 m of each sight's catalogue position
+    for stop in loop.sights:
+        p = stop.place.place
+        d = min(haversine_m(p.lat, p.lon, la, lo) for la, lo in zip(loop.lat, loop.lon,
+                                                                     strict=True))
+        assert d <= 250, (p.key, d)
+
+
+def test_alternatives_are_distinct(tsukuba_30: list[Loop], science_city: Network) -> None:
+    assert len(tsukuba_30) == 2
+    a, b = ({(min(u, v), max(u, v)) for u, v, _ in loop.edges} for loop in tsukuba_30)
+    g = science_city.graph
+    la = {(min(u, v), max(u, v)): g.edges[u, v, k]["length_m"] for u, v, k in
+          tsukuba_30[0].edges}
+    shared = sum(la[x] for x in a & b)
+    assert shared / tsukuba_30[0].length_m <= 0.5
+    _check_loop(tsukuba_30[1], science_city)
+
+
+def test_reproducible(tsukuba: City, science_city: Network) -> None:
+    start = _snap(tsukuba, science_city, "station")
+    runs = [plan_loops(science_city, start, [], target_km=15, seed=7)[0] for _ in range(2)]
+    assert runs[0].edges == runs[1].edges
+
+
+def test_no_sights_loop(tsukuba: City, science_city: Network) -> None:
+    start = _snap(tsukuba, science_city, "station")
+    loop = plan_loops(science_city, start, [], target_km=20)[0]
+    _check_loop(loop, science_city)
+    assert abs(loop.length_error) <= 0.01
+    assert loop.sights == []
+
+
+def test_too_short_is_refused_with_minimum(tsukuba: City, science_city: Network) -> None:
+    start = _snap(tsukuba, science_city, "station")
+    via = [_snap(tsukuba, science_city, k) for k in ("univ", "expo", "botgarden")]
+    min_km = shortest_loop_m(science_city, start, via) / 1000
+    with pytest.raises(InfeasibleLoopError, match=rf"shortest loop .* is {min_km:.1f} km"):
+        plan_loops(science_city, start, via, target_km=min_km * 0.8)
+    # just inside the tolerance is accepted
+    target_km = min_km / 1.04
+    loops = plan_loops(science_city, start, via, target_km=target_km, tolerance=0.05)
+    assert abs(loops[0].length_m - target_km * 1000) <= 0.05 * target_km * 1000
+    assert loops[0].length_m >= min_km * 1000 - 1
+
+
+def test_too_long_for_network_is_refused(tsukuba: City, university: Network) -> None:
+    start = _snap(tsukuba, university, "univ")
+    with pytest.raises(InfeasibleLoopError, match="too long for this network"):
+        plan_loops(university, start, [], target_km=400)
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"target_km": 0}, "target_km=0"), ({"target_km": -5}, "target_km=-5"),
+    ({"target_km": 5000}, "up to 1000"), ({"target_km": math.nan}, "target_km=nan"),
+    ({"tolerance": 0.9}, "tolerance"), ({"alternatives": 0}, "alternatives"),
+])
+def test_invalid_arguments(kw: dict[str, float], match: str, tsukuba: City,
+                           science_city: Network) -> None:
+    start = _snap(tsukuba, science_city, "station")
+    with pytest.raises(InputError, match=match):
+        plan_loops(science_city, start, [], **kw)  # type: ignore[arg-type]
+
+
+def test_sight_on_start_is_deduplicated(tsukuba: City, science_city: Network) -> None:
+    start = _snap(tsukuba, science_city, "station")
+    loop = plan_loops(science_city, start, [start, _snap(tsukuba, science_city, "univ")],
+                      target_km=12)[0]
+    assert [s.key for s in loop.sights] == ["univ"]
+
+
+# --------------------------------------------------------------- property tests
+def _grid_network(n: int, m: int, spacing_m: float, drop: list[bool], factors: list[float],
+                  oneway: list[bool]) -> Network:
+    """A city-like grid: some streets missing, mixed costs, some one-way streets."""
+    g = nx.MultiDiGraph(crs="epsg:4326")
+    lat0, lon0 = 36.0, 140.0
+    dlat = spacing_m / 111_195.0
+    dlon = dlat / math.cos(math.radians(lat0))
+    for i in range(n):
+        for j in range(m):
+            g.add_node(i * m + j, x=lon0 + j * dlon, y=lat0 + i * dlat)
+    k = 0
+    for i in range(n):
+        for j in range(m):
+            for di, dj in ((0, 1), (1, 0)):
+                a, b = i + di, j + dj
+                if a >= n or b >= m:
+                    continue
+                idx = k % len(drop)
+                k += 1
+                if drop[idx]:
+                    continue
+                u, v = i * m + j, a * m + b
+                attrs = {"length_m": spacing_m, "length": spacing_m, "highway": "residential",
+                         "bike_factor": factors[idx % len(factors)], "way_class": "quiet",
+                         "cycle_route": False, "osmid": k}
+                g.add_edge(u, v, **attrs)
+                if not oneway[idx % len(oneway)]:
+                    g.add_edge(v, u, **attrs)
+    big = max(nx.strongly_connected_components(g), key=len)
+    return Network(g.subgraph(big).copy(), "generated")
+
+
+def _place(net: Network, node: int, key: str) -> SnappedPlace:
+    d = net.graph.nodes[node]
+    return SnappedPlace(place=Place(key=key, lat=d["y"], lon=d["x"]), node=node, snap_m=0.0)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(8, 12), m=st.integers(8, 12),
+    drop=st.lists(st.booleans().map(lambda b: b and False) | st.just(True), min_size=7,
+                  max_size=7).map(lambda xs: [x and i == 0 for i, x in enumerate(xs)]),
+    factors=st.lists(st.sampled_from([0.8, 1.0, 1.3, 2.0]), min_size=3, max_size=6),
+    oneway=st.lists(st.booleans(), min_size=5, max_size=5).map(
+        lambda xs: [x and i == 0 for i, x in enumerate(xs)]),
+    n_sights=st.integers(0, 3),
+    picks=st.lists(st.integers(0, 10_000), min_size=4, max_size=4),
+    ratio=st.floats(0.5, 2.5),
+)
+def test_property_loops(n: int, m: int, drop: list[bool], factors: list[float],
+                        oneway: list[bool], n_sights: int, picks: list[int],
+                        ratio: float) -> None:
+    net = _grid_network(n, m, 200.0, drop, factors, oneway)
+    nodes = sorted(net.graph.nodes)
+    start = _place(net, nodes[picks[0] % len(nodes)], "start")
+    via = [_place(net, nodes[p % len(nodes)], f"s{i}") for i, p in enumerate(picks[1:1 + n_sights])]
+    min_m = shortest_loop_m(net, start, via)
+    total_m = net.total_length_m
+    # every closed walk on a grid of 200 m blocks is a multiple of 400 m long, so a ±5 %
+    # window always holds a possible length from 4 km on; stay well inside the network
+    target_m = min(max(min_m * ratio, 4000.0 if ratio >= 1 else 0.0), 0.5 * total_m)
+    tol = 0.05
+    if target_m * (1 + tol) < min_m:
+        with pytest.raises(InfeasibleLoopError, match="too short"):
+            plan_loops(net, start, via, target_km=target_m / 1000, tolerance=tol)
+        return
+    loops = plan_loops(net, start, via, target_km=target_m / 1000, tolerance=tol)
+    loop = loops[0]
+    _check_loop(loop, net)
+    assert abs(loop.length_m - target_m) <= tol * target_m
+    wanted = {p.node for p in via} - {start.node}
+    assert {s.place.node for s in loop.sights} == wanted
+    assert np.isfinite(loop.turns_per_km)

@@ -1,0 +1,102 @@
+"""Resolving what users type: keys, names in three languages, typos, coordinates."""
+
+from __future__ import annotations
+
+import pytest
+
+from ringroute.cities import City
+from ringroute.errors import InputError, SightOffNetworkError, UnknownSightError
+from ringroute.network import Network
+from ringroute.sights import closest_sights, normalize, resolve, resolve_all, snap
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("univ", "univ"),
+        ("University of Tsukuba", "univ"),
+        ("Universität Tsukuba", "univ"),
+        ("universitat tsukuba", "univ"),          # accents folded
+        ("UNIVERSITÄT  TSUKUBA", "univ"),          # case, spaces
+        ("筑波大学", "univ"),
+        ("つくば駅", "station"),
+        ("Bahnhof Tsukuba", "station"),
+        ("Tsukuba Botanical Garden", "botgarden"),
+        ("Botanischer Garten Tsukuba", "botgarden"),
+        ("筑波実験植物園", "botgarden"),
+        ("Tsukuba Expo Centre", "expo"),            # typo: Centre/Center
+        ("Tsukba Expo Center", "expo"),             # missing letter
+        ("ＪＡＸＡ筑波宇宙センター", "tksc"),          # full-width letters
+        ("Matsumi", "matsumi"),                     # unique prefix
+    ],
+)
+def test_resolve_tsukuba(text: str, key: str, tsukuba: City) -> None:
+    place = resolve(text, tsukuba)
+    assert place.key == key
+    assert place.sight is not None and place.sight.key == key
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Deutsches Bergbau-Museum", "bergbau"),
+        ("German Mining Museum", "bergbau"),
+        ("ドイツ鉱山博物館", "bergbau"),
+        ("Bochum Hauptbahnhof", "hbf"),
+        ("Kemnader See", "kemnadersee"),
+        ("Bermuda3eck", "bermuda"),
+        ("Ruhr-Universitat Bochum", "rub"),
+    ],
+)
+def test_resolve_bochum(text: str, key: str, bochum: City) -> None:
+    assert resolve(text, bochum).key == key
+
+
+def test_unknown_sight_lists_three_closest(tsukuba: City) -> None:
+    with pytest.raises(UnknownSightError) as info:
+        resolve("Tsukuba Space Museum", tsukuba)
+    msg = str(info.value)
+    assert "unknown sight 'Tsukuba Space Museum'" in msg
+    assert msg.count("(") == 3
+    assert "tksc" in msg
+    assert "\n" not in msg
+
+
+def test_closest_sights_ranks_by_similarity(tsukuba: City) -> None:
+    keys = [s.key for s in closest_sights("botanic garden", tsukuba)]
+    assert keys[0] == "botgarden"
+    assert len(keys) == 3
+
+
+def test_latlon(tsukuba: City) -> None:
+    p = resolve("36.1,140.1", tsukuba)
+    assert (p.lat, p.lon, p.sight) == (36.1, 140.1, None)
+    assert p.key == "36.100000,140.100000"
+    assert resolve(" 36.1 , 140.1 ", None).lat == 36.1
+    with pytest.raises(InputError, match=r"latitude 136\.1.*-90 to 90"):
+        resolve("136.1,140.1", tsukuba)
+    with pytest.raises(InputError, match=r"longitude 240\.1.*-180 to 180"):
+        resolve("36.1,240.1", None)
+    with pytest.raises(UnknownSightError, match="only 'lat,lon'"):
+        resolve("univ", None)
+
+
+def test_duplicates_dropped(tsukuba: City) -> None:
+    places = resolve_all(["univ", "筑波大学", "expo", "University of Tsukuba"], tsukuba)
+    assert [p.key for p in places] == ["univ", "expo"]
+
+
+def test_normalize() -> None:
+    assert normalize("Universität  Tsukuba!") == normalize("universitat tsukuba")
+    assert normalize("Straße") == normalize("STRASSE")
+
+
+def test_snap_reports_distance_and_refuses_far(tsukuba: City, science_city: Network) -> None:
+    univ = snap(resolve("univ", tsukuba), science_city, max_snap_m=500)
+    assert 0 <= univ.snap_m < 250
+    assert univ.node in science_city.graph
+    # Mount Tsukuba is ~15 km north of the Science City extract
+    with pytest.raises(SightOffNetworkError, match=r"sight 'nyotai' is \d+\.\d km from"):
+        snap(resolve("nyotai", tsukuba), science_city, max_snap_m=500)
+    with pytest.raises(SightOffNetworkError, match=r"point 51\.000000,7\.000000"):
+        snap(resolve("51,7", tsukuba), science_city, max_snap_m=500)
