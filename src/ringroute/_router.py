@@ -8,6 +8,7 @@ parallel graph edges from ``src[i]`` to ``dst[i]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -92,6 +93,35 @@ class Router:
         np.add.at(self.in_indptr, self.dst.astype(np.int64) + 1, 1)
         self.in_indptr = np.cumsum(self.in_indptr)
 
+    @cached_property
+    def core(self) -> npt.NDArray[np.bool_]:
+        """Nodes of the largest 2-edge-connected part (no dead-end spurs).
+
+        Loops shaped through these nodes can always come back another way.
+        """
+        ug = nx.Graph()
+        ug.add_nodes_from(range(self.n_nodes))
+        ug.add_edges_from(zip(self.src.tolist(), self.dst.tolist(), strict=True))
+        ug.remove_edges_from(list(nx.bridges(ug)))
+        mask = np.zeros(self.n_nodes, dtype=bool)
+        if ug.number_of_edges():
+            parts: list[set[int]] = list(nx.connected_components(ug))
+            mask[list(max(parts, key=lambda part: len(part)))] = True
+        else:  # pragma: no cover - a tree-shaped network
+            mask[:] = True
+        return mask
+
+    @cached_property
+    def _core_tree(self) -> tuple[cKDTree, IntArray]:
+        idx = np.nonzero(self.core)[0]
+        return cKDTree(np.column_stack([self.xm[idx], self.ym[idx]])), idx
+
+    def nearest_core(self, x: float, y: float) -> tuple[float, int]:
+        """Distance (m) and index of the core node nearest to projected ``(x, y)``."""
+        tree, idx = self._core_tree
+        d, i = tree.query([x, y])
+        return float(d), int(idx[int(i)])
+
     # ------------------------------------------------------------------ queries
     def matrix(self, weights: FloatArray) -> csr_array:
         """Return the CSR matrix of the graph with the given edge weights."""
@@ -154,17 +184,22 @@ class Router:
             return []
         if not np.isfinite(sp.dist[target]):
             raise KeyError(target)
-        out: list[int] = []
+        nodes = [target]
         node = target
         pred = sp.pred
         while node != sp.source:
-            p = int(pred[node])
-            if p < 0:
+            node = int(pred[node])
+            if node < 0:
                 raise KeyError(target)
-            out.append(self.edge_index(p, node))
-            node = p
-        out.reverse()
-        return out
+            nodes.append(node)
+        arr = np.asarray(nodes[::-1], dtype=np.int64)
+        codes = arr[:-1] * self.n_nodes + arr[1:]
+        pos = np.searchsorted(self._edge_code, codes)
+        return [int(x) for x in pos]
+
+    @cached_property
+    def _edge_code(self) -> IntArray:
+        return self.src.astype(np.int64) * self.n_nodes + self.dst.astype(np.int64)
 
     def nearest(self, lat: float, lon: float, k: int = 1) -> tuple[FloatArray, IntArray]:
         """Distances (m) and indices of the ``k`` nodes nearest to a point."""

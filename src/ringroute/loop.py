@@ -51,7 +51,7 @@ ProgressFn = Callable[[str, float], None]
 
 #: Loops longer than this are refused as input errors.
 MAX_TARGET_KM = 1000.0
-_REUSE_PENALTY = 6.0
+_REUSE_PENALTY = 30.0
 _EXACT_TSP_MAX = 7
 
 
@@ -194,7 +194,10 @@ class _Planner:
             if a == b:
                 legs.append([])
                 continue
-            sp = r.shortest_paths(a, w)
+            crow = math.hypot(float(r.xm[a] - r.xm[b]), float(r.ym[a] - r.ym[b]))
+            sp = r.shortest_paths(a, w, limit=3.0 * crow + 3000.0)
+            if not math.isfinite(sp.dist[b]):
+                sp = r.shortest_paths(a, w)
             path = r.path_edges(sp, b)
             legs.append(path)
             if path:
@@ -228,7 +231,7 @@ class _Planner:
             bwd = r.shortest_paths_to(b, w)
             la = self.tree_lengths(fwd)
             lb = self.tree_lengths(bwd, reverse=True)
-            ok = np.isfinite(fwd.dist) & np.isfinite(bwd.dist)
+            ok = np.isfinite(fwd.dist) & np.isfinite(bwd.dist) & r.core
             ext = np.where(ok, la + lb - leg_len[t], -np.inf)
             route_nodes = np.unique(np.asarray(self.nodes_of(edges), dtype=np.int64))
             tree = cKDTree(np.column_stack([r.xm[route_nodes], r.ym[route_nodes]]))
@@ -309,7 +312,7 @@ class _Planner:
             w[on_loop[r.dst]] = np.inf
             prot_pos = [i for i, nd in enumerate(nodes) if nd in protected]
             max_arc = max(1500.0, min(0.2 * target_m, 3.0 * abs(err) + 2000.0))
-            n_anchor = 48
+            n_anchor = 32
             step = length / n_anchor
             anchors: list[int] = []
             nxt = 0.0
@@ -586,6 +589,14 @@ def plan_loops(
     for c in candidates:
         if c.length_m < 0.97 * target_m:
             c.controls, c.edges = planner.grow(c.controls, target_m)
+            c.length_m = planner.length(c.edges)
+        c.score = _quick_score(planner, c.edges, target_m)
+    # tune the promising ones only: tuning costs dozens of searches per candidate
+    candidates.sort(key=lambda c: c.score)
+    keep = max(3, alternatives + 2)
+    # the exact shortest loop always stays: it is feasible whenever the target is
+    candidates = candidates[:keep] + [c for c in candidates[keep:] if c.label == "shortest"]
+    for c in candidates:
         c.edges = planner.tune(c.edges, protected, target_m)
         c.length_m = planner.length(c.edges)
         c.score = _score(network, planner, c.edges, target_m)
@@ -623,6 +634,14 @@ def _shared_share(p: _Planner, a: Sequence[int], b: Sequence[int]) -> float:
     la = p.r.length[np.asarray(a, dtype=np.int64)]
     shared = float(la[[x in pb for x in pa.tolist()]].sum())
     return shared / max(1.0, min(p.length(a), p.length(b)))
+
+
+def _quick_score(p: _Planner, edges: Sequence[int], target_m: float) -> float:
+    idx = np.asarray(edges, dtype=np.int64)
+    length = float(p.r.length[idx].sum())
+    err = max(0.0, abs(length - target_m) / target_m - 0.02)
+    rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
+    return 3.0 * err + 10.0 * rep + float(p.w[idx].sum()) / max(length, 1.0)
 
 
 def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float) -> float:
@@ -701,14 +720,11 @@ def _circle_controls(p: _Planner, pts: Sequence[int], theta: float, orient: int,
             continue
         ang = phi0 + orient * 2 * math.pi * f
         px, py = cx + radius * math.cos(ang), cy + radius * math.sin(ang)
-        near = r.within(px, py, min(800.0, max(300.0, 0.15 * radius)))
-        if near:
-            d = np.hypot(r.xm[near] - px, r.ym[near] - py)
-            items.append((f, int(near[int(np.argmin(d))])))
+        dist, node = r.nearest_core(px, py)
+        if dist <= min(800.0, max(300.0, 0.15 * radius)):
+            items.append((f, node))
         else:
-            plat, plon = r.proj.to_latlon(px, py)
-            _, nearest = r.nearest(plat, plon)
-            beyond.append((f, int(nearest[0])))
+            beyond.append((f, node))
     if len(items) < 2:
         # the circle lies beyond the network's edge: follow the edge instead
         items += beyond
