@@ -105,7 +105,7 @@ class Router:
         ug.remove_edges_from(list(nx.bridges(ug)))
         mask = np.zeros(self.n_nodes, dtype=bool)
         if ug.number_of_edges():
-            parts: list[set[int]] = list(nx.connected_components(ug))
+            parts = [set(c) for c in nx.connected_components(ug)]
             mask[list(max(parts, key=lambda part: len(part)))] = True
         else:  # pragma: no cover - a tree-shaped network
             mask[:] = True
