@@ -105,8 +105,12 @@ class Router:
         ug.remove_edges_from(list(nx.bridges(ug)))
         mask = np.zeros(self.n_nodes, dtype=bool)
         if ug.number_of_edges():
-            parts = [set(c) for c in nx.connected_components(ug)]
-            mask[list(max(parts, key=lambda part: len(part)))] = True
+            best: list[int] = []
+            for comp in nx.connected_components(ug):
+                members = [int(x) for x in comp]
+                if len(members) > len(best):
+                    best = members
+            mask[best] = True
         else:  # pragma: no cover - a tree-shaped network
             mask[:] = True
         return mask
