@@ -7,8 +7,10 @@ parallel graph edges from ``src[i]`` to ``dst[i]``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -23,6 +25,17 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 _MIN_WEIGHT = 1e-3  # csgraph treats explicit zeros as missing edges
+
+
+def _heading(p: tuple[float, float], q: tuple[float, float], lat: float) -> float:
+    dx = (q[0] - p[0]) * math.cos(math.radians(lat))
+    dy = q[1] - p[1]
+    return math.degrees(math.atan2(dx, dy)) % 360.0
+
+
+#: Extra cost (metres of riding) of a turn, by the angle turned.
+TURN_COST_M: tuple[tuple[float, float], ...] = ((150.0, 150.0), (100.0, 60.0), (50.0, 35.0),
+                                                (25.0, 8.0))
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,7 @@ class Router:
         self.xm, self.ym = self.proj.to_xy(self.lat, self.lon)
         self._kdtree = cKDTree(np.column_stack([self.xm, self.ym]))
 
-        best: dict[tuple[int, int], tuple[float, float, int, str, bool]] = {}
+        best: dict[tuple[int, int], tuple[float, float, int, str, bool, Any]] = {}
         idx = self.index
         for u, v, k, d in graph.edges(keys=True, data=True):
             a, b = idx[u], idx[v]
@@ -64,7 +77,7 @@ class Router:
             cur = best.get((a, b))
             if cur is None or cost < cur[0]:
                 best[(a, b)] = (cost, length, int(k), str(d.get("way_class", "quiet")),
-                                bool(d.get("cycle_route", False)))
+                                bool(d.get("cycle_route", False)), d.get("geometry"))
         keys = sorted(best)
         n_edges = len(keys)
         self.src: npt.NDArray[np.int32] = np.fromiter((k[0] for k in keys), np.int32, n_edges)
@@ -76,6 +89,19 @@ class Router:
         self.key: IntArray = np.fromiter((x[2] for x in vals), np.int64, n_edges)
         self.way_class: list[str] = [x[3] for x in vals]
         self.cycle_route = np.fromiter((x[4] for x in vals), bool, n_edges)
+        # headings (degrees, clockwise from north) where each edge leaves and arrives
+        self.head_out: FloatArray = np.zeros(n_edges)
+        self.head_in: FloatArray = np.zeros(n_edges)
+        for i, ((a, b), x) in enumerate(zip(keys, vals, strict=True)):
+            geom = x[5]
+            if geom is not None:
+                cs = list(geom.coords)
+                if len(cs) >= 2 and (cs[0][0], cs[0][1]) != (self.lon[a], self.lat[a]):
+                    cs.reverse()
+            else:
+                cs = [(self.lon[a], self.lat[a]), (self.lon[b], self.lat[b])]
+            self.head_out[i] = _heading(cs[0], cs[1], self.lat[a])
+            self.head_in[i] = _heading(cs[-2], cs[-1], self.lat[a])
         n = len(nodes)
         self.indptr: IntArray = np.zeros(n + 1, dtype=np.int64)
         np.add.at(self.indptr, self.src.astype(np.int64) + 1, 1)
@@ -125,6 +151,66 @@ class Router:
         tree, idx = self._core_tree
         d, i = tree.query([x, y])
         return float(d), int(idx[int(i)])
+
+    # ------------------------------------------------------------ turn graph
+    @cached_property
+    def _turns(self) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+        """Arcs ``(from edge, to edge)`` of the edge-based graph and their turn costs."""
+        out_count = np.diff(self.indptr)
+        e1 = self.in_edges  # grouped by the node they arrive at
+        counts = out_count[self.dst[e1]]
+        arc_from = np.repeat(e1, counts)
+        starts = np.repeat(self.indptr[self.dst[e1]], counts)
+        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        arc_to = (starts + offs).astype(np.int64)
+        delta = np.abs((self.head_out[arc_to] - self.head_in[arc_from] + 180.0) % 360.0 - 180.0)
+        pen = np.zeros(len(arc_to))
+        for angle, cost in reversed(TURN_COST_M):
+            pen[delta > angle] = cost
+        # no U-turn back along the same way, except at a dead end
+        uturn = self.reverse[arc_from] == arc_to
+        dead_end = out_count[self.dst[arc_from]] == 1
+        keep = ~uturn | dead_end
+        arc_from, arc_to, pen = arc_from[keep], arc_to[keep], pen[keep]
+        order = np.lexsort((arc_to, arc_from))
+        arc_from, arc_to, pen = arc_from[order], arc_to[order], pen[order]
+        indptr = np.zeros(self.n_edges + 1, dtype=np.int64)
+        np.add.at(indptr, arc_from + 1, 1)
+        return np.cumsum(indptr), arc_from, arc_to, pen
+
+    def route_with_turns(self, a: int, b: int, weights: FloatArray, *,
+                         limit: float = np.inf) -> list[int] | None:
+        """Cheapest path from node ``a`` to ``b`` counting the cost of turning.
+
+        Runs Dijkstra on the edge-based graph (one vertex per directed edge, one
+        arc per allowed turn). Returns edge indices, or ``None`` if ``b`` is not
+        reached within ``limit``.
+        """
+        if a == b:
+            return []
+        indptr, _, arc_to, pen = self._turns
+        m = csr_array((weights[arc_to] + pen, arc_to, indptr),
+                      shape=(self.n_edges, self.n_edges))
+        sources = np.arange(int(self.indptr[a]), int(self.indptr[a + 1]))
+        if len(sources) == 0:
+            return None
+        dist, pred, src = dijkstra(m, directed=True, indices=sources, min_only=True,
+                                   return_predecessors=True, limit=limit)
+        lo, hi = int(self.in_indptr[b]), int(self.in_indptr[b + 1])
+        arriving = self.in_edges[lo:hi]
+        if len(arriving) == 0:
+            return None
+        total = dist[arriving] + weights[src[arriving].clip(0)]
+        k = int(np.argmin(total))
+        if not math.isfinite(float(total[k])):
+            return None
+        e = int(arriving[k])
+        path = [e]
+        while int(pred[e]) >= 0:
+            e = int(pred[e])
+            path.append(e)
+        path.reverse()
+        return path
 
     # ------------------------------------------------------------------ queries
     def matrix(self, weights: FloatArray) -> csr_array:

@@ -184,8 +184,12 @@ class _Planner:
             w[touched] = self.w[touched] * (1.0 + _REUSE_PENALTY)
         return w
 
-    def route_legs(self, controls: Sequence[int]) -> list[list[int]]:
-        """Shortest paths between consecutive controls, each avoiding earlier legs' ways."""
+    def route_legs(self, controls: Sequence[int], *, turns: bool = True) -> list[list[int]]:
+        """Shortest paths between consecutive controls, each avoiding earlier legs' ways.
+
+        With ``turns`` the paths also minimise turning (edge-based search); without,
+        a faster node-based search is used (for length estimates).
+        """
         r = self.r
         used = np.zeros(r.n_edges, dtype=bool)
         w = self.w.copy()
@@ -195,10 +199,17 @@ class _Planner:
                 legs.append([])
                 continue
             crow = math.hypot(float(r.xm[a] - r.xm[b]), float(r.ym[a] - r.ym[b]))
-            sp = r.shortest_paths(a, w, limit=3.0 * crow + 3000.0)
-            if not math.isfinite(sp.dist[b]):
-                sp = r.shortest_paths(a, w)
-            path = r.path_edges(sp, b)
+            found = None
+            if turns:
+                found = r.route_with_turns(a, b, w, limit=3.0 * crow + 3000.0)
+                if found is None:
+                    found = r.route_with_turns(a, b, w)
+            if found is None:  # plain search, or only a U-turn reaches b
+                sp = r.shortest_paths(a, w, limit=3.0 * crow + 3000.0)
+                if not math.isfinite(sp.dist[b]):
+                    sp = r.shortest_paths(a, w)
+                found = r.path_edges(sp, b)
+            path = found
             legs.append(path)
             if path:
                 idx = np.asarray(path, dtype=np.int64)
@@ -594,8 +605,16 @@ def plan_loops(
     # tune the promising ones only: tuning costs dozens of searches per candidate
     candidates.sort(key=lambda c: c.score)
     keep = max(3, alternatives + 2)
-    # the exact shortest loop always stays: it is feasible whenever the target is
-    candidates = candidates[:keep] + [c for c in candidates[keep:] if c.label == "shortest"]
+    # prefer a diverse set (alternatives must differ), then fill up by score; the exact
+    # shortest loop always stays: it is feasible whenever the target is
+    diverse: list[_Candidate] = []
+    for c in candidates:
+        if len(diverse) < keep and all(
+                _shared_share(planner, c.edges, o.edges) <= 0.5 for o in diverse):
+            diverse.append(c)
+    rest = [c for c in candidates if c not in diverse]
+    diverse += rest[: max(0, keep - len(diverse))]
+    candidates = diverse + [c for c in rest if c.label == "shortest" and c not in diverse]
     for c in candidates:
         c.edges = planner.tune(c.edges, protected, target_m)
         c.length_m = planner.length(c.edges)
@@ -738,13 +757,13 @@ def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
     radius = target_m / (2 * math.pi * 1.25)
     best: _Candidate | None = None
     history: list[tuple[float, float]] = []
-    for _ in range(7):
+    for _ in range(6):
         controls = _circle_controls(p, pts, theta, orient, radius)
-        edges = p.route(controls)
+        edges = [e for leg in p.route_legs(controls, turns=False) for e in leg]
         length = p.length(edges)
         if best is None or abs(length - target_m) < abs(best.length_m - target_m):
             best = _Candidate(edges, "", controls, length_m=length)
-        if abs(length - target_m) <= 0.03 * target_m:
+        if abs(length - target_m) <= 0.04 * target_m:
             break
         history.append((radius, length))
         if len(history) >= 2 and abs(history[-1][1] - history[-2][1]) > 1.0:
@@ -756,6 +775,9 @@ def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
         radius = float(np.clip(new_r, radius * 0.3, radius * 3.0))
         if radius < 50.0:
             break
+    if best is not None and best.edges:
+        best.edges = p.route(best.controls)
+        best.length_m = p.length(best.edges)
     return best
 
 
