@@ -1,20 +1,35 @@
 """Folium web maps of planned loops: standalone HTML files.
 
-Every string that comes from OSM or a catalogue is HTML-escaped before it
-reaches the page; markers are plain ``DivIcon`` HTML (no icon fonts), so the
-page needs only Leaflet itself. "© OpenStreetMap contributors" is always shown
-in the map's attribution and in the summary box.
+Every string that comes from OSM or a catalogue is escaped by :func:`_e` before
+it reaches the page: HTML special characters and quotes, and also the
+characters that are special in the layers folium puts around them (braces for
+Jinja, which folium runs over rendered element code again; the backtick and
+dollar sign for JavaScript template literals; the backslash). Popups and
+tooltips are bound with plain ``bindPopup``/``bindTooltip`` calls whose content
+is a JSON string that never passes through Jinja or jQuery.
+
+Markers are plain ``DivIcon`` HTML (no icon fonts), so the page needs only
+Leaflet itself. The default page keeps folium's CDN links; with
+``offline=True`` those links are dropped and Leaflet's JavaScript and CSS are
+inlined from the copy vendored in :mod:`ringroute._assets`, so the page works
+without internet (only the background tiles are missing then).
+"© OpenStreetMap contributors" is always shown in the map's attribution and in
+the summary box.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import folium
-from branca.element import Element
+import jinja2
+from branca.element import Element, Figure
 
+from ringroute._assets import leaflet_css, leaflet_js
 from ringroute._geo import bearing_deg
 from ringroute._io import atomic_write_text
 from ringroute.cities import LANGUAGES, City
@@ -51,18 +66,94 @@ def t(key: str, lang: str) -> str:
     return _T[key].get(lang) or _T[key]["en"]
 
 
+_EXTRA_ESCAPES = str.maketrans({
+    "{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;", "\\": "&#92;",
+})
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Escape ``text`` for any place in the page where HTML is parsed.
+
+    Besides ``& < > " '``, the braces (Jinja), backtick and dollar sign
+    (JavaScript template literals) and backslash become character references,
+    which the browser turns back into the same characters when it parses the
+    HTML.
+    """
+    return html.escape(str(text), quote=True).translate(_EXTRA_ESCAPES)
 
 
-def _badge(text: str, color: str, size: int = 22) -> folium.DivIcon:
+def _js(value: object) -> str:
+    """``value`` as a JavaScript literal that is safe inside ``<script>``."""
+    return (
+        json.dumps(value, ensure_ascii=False)
+        .replace("<", "\\u003c").replace(">", "\\u003e")
+        .replace("&", "\\u0026").replace("'", "\\u0027")
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )
+
+
+class _Raw(Element):
+    """Verbatim page text: unlike ``branca.element.Element(text)`` it is not a template."""
+
+    _template = jinja2.Template("{{ this.data }}")
+
+    def __init__(self, data: str) -> None:
+        super().__init__()
+        self._name = "Raw"
+        self.data = data
+
+
+class _Bind(Element):
+    """``parent.bindPopup(content, options)`` or ``parent.bindTooltip(...)``.
+
+    The content is already-escaped HTML; it is emitted as a JSON string and
+    never passes through Jinja, template literals or jQuery.
+    """
+
+    def __init__(self, method: str, content: str, options: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._name = "Bind"
+        self.method = method
+        self.content = content
+        self.options = dict(options)
+
+    def render(self, **kwargs: Any) -> str:
+        """Add the binding call to the page's script (returns ``""``)."""
+        if self._parent is None:
+            msg = "_Bind must be added to a marker or path first"
+            raise TypeError(msg)
+        js = (f"{self._parent.get_name()}.{self.method}("
+              f"{_js(self.content)}, {_js(self.options)});")
+        _Raw(js).add_to(_figure(self).script, name=self.get_name())
+        return ""
+
+
+def _figure(element: Element) -> Figure:
+    """Return the page (``branca`` ``Figure``) that ``element`` belongs to."""
+    root = element.get_root()
+    if not isinstance(root, Figure):
+        msg = "the element is not part of a map page"
+        raise TypeError(msg)
+    return root
+
+
+def _popup(html_text: str, max_width: int = 300) -> _Bind:
+    return _Bind("bindPopup", html_text, {"maxWidth": max_width})
+
+
+def _tooltip(html_text: str) -> _Bind:
+    return _Bind("bindTooltip", html_text, {"sticky": True})
+
+
+def _badge(text: str, color: str, size: int, kind: str) -> folium.DivIcon:
+    """Round numbered marker; ``kind`` (``start``, ``stop``, ``km``) becomes class ``rr-KIND``."""
     style = (
-        f"background:{color};color:#fff;border:2px solid #fff;border-radius:50%;"
-        f"width:{size}px;height:{size}px;line-height:{size - 4}px;text-align:center;"
-        "font:bold 12px/18px sans-serif;box-shadow:0 0 3px #000;"
+        f"box-sizing:border-box;width:{size}px;height:{size}px;border-radius:50%;"
+        f"background:{color};color:#fff;border:2px solid #fff;box-shadow:0 0 3px #000;"
+        f"font:bold 12px sans-serif;line-height:{size - 4}px;text-align:center;"
     )
     return folium.DivIcon(
-        html=f'<div class="rr-badge" style="{style}">{_e(text)}</div>',
+        html=f'<div class="rr-badge rr-{kind}" style="{style}">{_e(text)}</div>',
         icon_size=(size, size), icon_anchor=(size // 2, size // 2),
     )
 
@@ -143,6 +234,7 @@ def build_map(
     city: City | None = None,
     lang: str = "en",
     title: str | None = None,
+    offline: bool = False,
 ) -> folium.Map:
     """Build a Folium map of one or more loops (the first is the main route).
 
@@ -157,6 +249,20 @@ def build_map(
         are shown alongside.
     title
         Heading of the summary box.
+    offline
+        Inline Leaflet's JavaScript and CSS from the vendored copy instead of
+        linking folium's CDN resources (jQuery, Bootstrap, Font Awesome and
+        awesome-markers, which the map does not use, are dropped).
+
+    Returns
+    -------
+    folium.Map
+        The map; render it with ``m.get_root().render()``.
+
+    Raises
+    ------
+    ValueError
+        If ``loops`` is empty.
     """
     if not loops:
         msg = "loops must not be empty"
@@ -164,6 +270,13 @@ def build_map(
     first = loops[0]
     center = (sum(first.lat) / len(first.lat), sum(first.lon) / len(first.lon))
     m = folium.Map(location=center, zoom_start=13, tiles=None, control_scale=True)
+    if offline:
+        # instance attributes shadow folium's class-level CDN lists
+        m.default_js = []
+        m.default_css = []
+        header = _figure(m).header
+        _Raw(f"<style>{leaflet_css()}</style>").add_to(header, name="rr_leaflet_css")
+        _Raw(f"<script>{leaflet_js()}</script>").add_to(header, name="rr_leaflet_js")
     folium.TileLayer("OpenStreetMap", attr=ATTRIBUTION_HTML, name="OpenStreetMap").add_to(m)
     heading = title or (
         f"{city.name(lang)} – {first.target_m / 1000:g} km" if city else
@@ -173,42 +286,41 @@ def build_map(
         name = t("route", lang) if n == 0 else f"{t('alternative', lang)} {n}"
         layer = folium.FeatureGroup(
             name=_e(f"{name}: {loop.length_m / 1000:.1f} km"), show=True)
-        folium.PolyLine(
+        line = folium.PolyLine(  # type: ignore[no-untyped-call]
             list(zip(loop.lat, loop.lon, strict=True)), color=color, weight=5, opacity=0.85,
-            tooltip=_e(f"{name}: {loop.length_m / 1000:.1f} km"),
             class_name=f"rr-route rr-route-{n}",
-        ).add_to(layer)
+        )
+        _tooltip(_e(f"{name}: {loop.length_m / 1000:.1f} km")).add_to(line)
+        line.add_to(layer)
         # direction arrows every km, km markers every 5 km
         step = 1000.0
         k = 1
         while k * step < loop.length_m - 200:
             lat, lon, brg = _point_at(loop, k * step)
             if k % 5 == 0:
-                folium.Marker((lat, lon), icon=_badge(f"{k}", "#333", 20),
-                              tooltip=_e(f"km {k}")).add_to(layer)
+                marker = folium.Marker((lat, lon), icon=_badge(f"{k}", "#333", 20, "km"))
+                _tooltip(_e(f"km {k}")).add_to(marker)
+                marker.add_to(layer)
             else:
                 folium.Marker((lat, lon), icon=_arrow(brg, color)).add_to(layer)
             k += 1
         for i, stop in enumerate(loop.stops):
             place = stop.place.place
-            if i == 0:
-                icon = _badge("S", "#111", 26)
-            else:
-                icon = _badge(str(i), color, 24)
-            folium.Marker(
-                (place.lat, place.lon), icon=icon,
-                tooltip=_e(f"{i}. {place.name(lang)}" if i else
-                           f"{t('start', lang)}: {place.name(lang)}"),
-                popup=folium.Popup(_sight_popup(loop, i, lang), max_width=300, parse_html=False),
-            ).add_to(layer)
+            icon = _badge(str(i), color, 24, "stop") if i else _badge("S", "#111", 26, "start")
+            marker = folium.Marker((place.lat, place.lon), icon=icon)
+            _tooltip(_e(f"{i}. {place.name(lang)}" if i else
+                        f"{t('start', lang)}: {place.name(lang)}")).add_to(marker)
+            _popup(_sight_popup(loop, i, lang)).add_to(marker)
+            marker.add_to(layer)
         layer.add_to(m)
     if len(loops) > 1:
         folium.LayerControl(collapsed=False).add_to(m)
     lats = [x for loop in loops for x in loop.lat]
     lons = [x for loop in loops for x in loop.lon]
     m.fit_bounds([(min(lats), min(lons)), (max(lats), max(lons))], padding=(20, 20))
-    m.get_root().html.add_child(Element(_summary_html(loops, lang, heading)))
-    m.get_root().header.add_child(Element(f"<title>{_e(heading)}</title>"))
+    page = _figure(m)
+    _Raw(_summary_html(loops, lang, heading)).add_to(page.html, name="rr_summary")
+    _Raw(f"<title>{_e(heading)}</title>").add_to(page.header, name="rr_title")
     return m
 
 
@@ -219,9 +331,24 @@ def write_map(
     city: City | None = None,
     lang: str = "en",
     title: str | None = None,
+    offline: bool = False,
 ) -> Path:
-    """Render :func:`build_map` to a standalone HTML file, atomically."""
-    m = build_map(loops, city=city, lang=lang, title=title)
-    return atomic_write_text(path, m.get_root().render())
+    """Render :func:`build_map` to a standalone HTML file, atomically.
+
+    Parameters
+    ----------
+    loops, city, lang, title, offline
+        As for :func:`build_map`; with ``offline=True`` the file needs no
+        internet apart from the background tiles.
+    path
+        Output file; its folder is created if missing.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    m = build_map(loops, city=city, lang=lang, title=title, offline=offline)
+    return atomic_write_text(path, _figure(m).render())
 
 
