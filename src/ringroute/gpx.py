@@ -141,8 +141,12 @@ def build_gpx(
     trk = gpxpy.gpx.GPXTrack(name=title, description=g.description)
     trk.type = "cycling"  # type: ignore[assignment]  # gpxpy's stubs type it as None
     seg = gpxpy.gpx.GPXTrackSegment()
+    ele = loop.ele
     for i in idx:
-        seg.points.append(gpxpy.gpx.GPXTrackPoint(round(loop.lat[i], 7), round(loop.lon[i], 7)))
+        e = ele[i] if ele is not None else None
+        seg.points.append(gpxpy.gpx.GPXTrackPoint(
+            round(loop.lat[i], 7), round(loop.lon[i], 7),
+            elevation=round(e, 1) if e is not None else None))
     trk.segments.append(seg)
     g.tracks.append(trk)
     if with_route:

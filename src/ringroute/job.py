@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ringroute._build import ProgressFn
+from ringroute._elevation import interpolate_known, sample_dem
 from ringroute.cities import City, load_city
 from ringroute.errors import InputError, OSMDataError
 from ringroute.gpx import write_gpx
@@ -47,6 +48,9 @@ class PlanRequest:
     prefer_cycleways: float = 0.0
     avoid: tuple[str, ...] = ()
     download: bool = True
+    dem: Path | None = None
+    offline_map: bool = False
+    speed_kmh: float = 18.0
 
 
 @dataclass(kw_only=True)
@@ -107,6 +111,12 @@ def validate_request(req: PlanRequest) -> None:
         raise InputError(msg)
     if not (math.isfinite(req.prefer_cycleways) and 0 <= req.prefer_cycleways <= 10):
         msg = f"--prefer-cycleways {req.prefer_cycleways:g} is out of range: valid is 0 to 10"
+        raise InputError(msg)
+    if req.dem is not None and not req.dem.is_file():
+        msg = f"--dem {str(req.dem)!r} does not exist: give a GeoTIFF elevation model"
+        raise InputError(msg)
+    if not (math.isfinite(req.speed_kmh) and 3 <= req.speed_kmh <= 60):
+        msg = f"--speed {req.speed_kmh:g} is out of range: valid is 3 to 60 km/h"
         raise InputError(msg)
     if req.city is None and req.osm_path is None:
         msg = "no city and no --osm extract given: name a city or pass --osm PATH --start LAT,LON"
@@ -193,7 +203,23 @@ def run_plan(
     loops = plan_loops(network, start, via, target_km=req.target_km, tolerance=req.tolerance,
                        alternatives=req.alternatives, seed=req.seed, prefs=prefs,
                        progress=progress)
+    for loop in loops:
+        add_elevation(loop, network, dem=req.dem)
     return export(req, city, network, loops)
+
+
+def add_elevation(loop: Loop, network: Network, *, dem: Path | None = None) -> None:
+    """Set ``loop.ele`` from a DEM raster, else from OSM ``ele`` tags of passed nodes."""
+    if dem is not None:
+        loop.ele = sample_dem(dem, loop.lat, loop.lon)
+        return
+    nodes = [u for u, _, _ in loop.edges] + ([loop.edges[-1][1]] if loop.edges else [])
+    known: dict[int, float] = {}
+    for node, vertex in zip(nodes, loop.node_vertex, strict=False):
+        ele = network.graph.nodes[node].get("ele")
+        if ele is not None:
+            known[vertex] = float(ele)
+    loop.ele = interpolate_known(loop.cum_m, known)
 
 
 def export(req: PlanRequest, city: City | None, network: Network,
@@ -208,5 +234,6 @@ def export(req: PlanRequest, city: City | None, network: Network,
             write_gpx(loop, out / name, city=city, lang=req.lang, max_points=req.max_points,
                       with_route=req.gpx_route)
         )
-    result.map_path = write_map(list(loops), out / f"{stem}.html", city=city, lang=req.lang)
+    result.map_path = write_map(list(loops), out / f"{stem}.html", city=city, lang=req.lang,
+                                offline=req.offline_map)
     return result

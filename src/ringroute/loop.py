@@ -110,6 +110,15 @@ class Loop:
         Heading changes of more than 50° within 40 m, per km.
     cost
         Bike cost of the loop (length weighted by way quality).
+    cum_m
+        Distance along the loop at each track vertex.
+    node_vertex
+        Track vertex index of each graph node passed: the start of each edge, then the
+        finish.
+    label
+        How the loop was shaped (for diagnostics).
+    ele
+        Elevation (m) per track vertex, when known (DEM or OSM ``ele`` tags).
     """
 
     target_m: float
@@ -123,7 +132,9 @@ class Loop:
     turns_per_km: float
     cost: float
     cum_m: list[float] = field(default_factory=list)
+    node_vertex: list[int] = field(default_factory=list)
     label: str = ""
+    ele: list[float | None] | None = None
 
     @property
     def sights(self) -> list[Stop]:
@@ -669,7 +680,7 @@ def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float)
     err = abs(length - target_m) / target_m
     rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
     cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
-    lat, lon, _ = _polyline(network, p, edges)
+    lat, lon, _, _ = _polyline(network, p, edges)
     turns = turns_per_km(lat, lon, length)
     return 10.0 * err + 10.0 * rep + cost_ratio + 0.1 * turns
 
@@ -800,7 +811,7 @@ def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[Sn
     edges = [
         (int(r.node_ids[r.src[e]]), int(r.node_ids[r.dst[e]]), int(r.key[e])) for e in c.edges
     ]
-    lat, lon, cum_pts = _polyline(network, p, c.edges)
+    lat, lon, cum_pts, node_vertex = _polyline(network, p, c.edges)
     length = float(cum[-1])
     classes = [r.way_class[int(e)] for e in c.edges]
     return Loop(
@@ -815,14 +826,16 @@ def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[Sn
         turns_per_km=turns_per_km(lat, lon, length),
         cost=float(p.w[idx].sum()),
         cum_m=cum_pts,
+        node_vertex=node_vertex,
         label=c.label,
     )
 
 
 def _polyline(
     network: Network, p: _Planner, route: Sequence[int]
-) -> tuple[list[float], list[float], list[float]]:
-    """Full-resolution ``lat, lon`` of a route and the distance at each vertex."""
+) -> tuple[list[float], list[float], list[float], list[int]]:
+    """Full-resolution ``lat, lon`` of a route, the distance at each vertex, and the
+    vertex index of every graph node passed (edge ends, in order)."""
     r = p.r
     g = network.graph
     idx = np.asarray(route, dtype=np.int64)
@@ -831,6 +844,7 @@ def _polyline(
     lat: list[float] = []
     lon: list[float] = []
     cum_pts: list[float] = []
+    starts: list[int] = []
     for n, e in enumerate(route):
         u = int(r.node_ids[r.src[e]])
         v = int(r.node_ids[r.dst[e]])
@@ -846,6 +860,8 @@ def _polyline(
             pts_lon = [g.nodes[u]["x"], g.nodes[v]["x"]]
             pts_lat = [g.nodes[u]["y"], g.nodes[v]["y"]]
         first = 0 if n == 0 else 1
+        if n == 0:
+            starts.append(0)
         seg_total = float(seg_len[n])
         # distance along the route of each vertex (proportional within the edge)
         dx = np.hypot(np.diff(pts_lon), np.diff(pts_lat))
@@ -855,4 +871,5 @@ def _polyline(
             lon.append(float(pts_lon[j]))
             lat.append(float(pts_lat[j]))
             cum_pts.append(float(cum[n] + frac[j] * seg_total))
-    return lat, lon, cum_pts
+        starts.append(len(lat) - 1)
+    return lat, lon, cum_pts, starts
