@@ -46,7 +46,9 @@ def sample_dem(path: Path, lat: Sequence[float], lon: Sequence[float]) -> list[f
                 xs, ys = transform("EPSG:4326", ds.crs, xs, ys)
             band = ds.read(1, masked=True).astype(float).filled(np.nan)
             inv = ~ds.transform
-            cols, rows = inv * (np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+            x_arr, y_arr = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+            cols = inv.a * x_arr + inv.b * y_arr + inv.c
+            rows = inv.d * x_arr + inv.e * y_arr + inv.f
     except (RasterioError, OSError) as exc:
         msg = f"--dem {str(path)!r} cannot be read as an elevation raster: {exc}"
         raise InputError(msg) from exc

@@ -16,6 +16,7 @@ from pathlib import Path
 from ringroute._build import ProgressFn
 from ringroute._elevation import interpolate_known, sample_dem
 from ringroute.cities import City, load_city
+from ringroute.cues import write_cues
 from ringroute.errors import InputError, OSMDataError
 from ringroute.gpx import write_gpx
 from ringroute.loop import MAX_TARGET_KM, Loop, Preferences, plan_loops
@@ -62,6 +63,7 @@ class PlanResult:
     loops: list[Loop]
     gpx_paths: list[Path] = field(default_factory=list)
     map_path: Path | None = None
+    cue_paths: list[Path] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         """The ``--json`` document."""
@@ -234,6 +236,7 @@ def export(req: PlanRequest, city: City | None, network: Network,
             write_gpx(loop, out / name, city=city, lang=req.lang, max_points=req.max_points,
                       with_route=req.gpx_route)
         )
+    result.cue_paths = write_cues(loops[0], network, out, stem, city=city, lang=req.lang)
     result.map_path = write_map(list(loops), out / f"{stem}.html", city=city, lang=req.lang,
                                 offline=req.offline_map)
     return result

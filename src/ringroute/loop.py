@@ -834,8 +834,11 @@ def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[Sn
 def _polyline(
     network: Network, p: _Planner, route: Sequence[int]
 ) -> tuple[list[float], list[float], list[float], list[int]]:
-    """Full-resolution ``lat, lon`` of a route, the distance at each vertex, and the
-    vertex index of every graph node passed (edge ends, in order)."""
+    """Return the track of a route.
+
+    That is: full-resolution ``lat, lon``, the distance at each vertex, and the vertex
+    index of every graph node passed (edge ends, in order).
+    """
     r = p.r
     g = network.graph
     idx = np.asarray(route, dtype=np.int64)
