@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +50,20 @@ def load(folder: Path, key: str) -> Any | None:
         return None
 
 
+def _remove_stale_parts(folder: Path, max_age_s: float = 3600.0) -> None:
+    """Remove temp files that a crashed run left behind."""
+    now = time.time()
+    for part in folder.glob(".*.part"):
+        with contextlib.suppress(OSError):
+            if now - part.stat().st_mtime > max_age_s:
+                part.unlink()
+
+
 def store(folder: Path, key: str, value: Any) -> Path | None:
     """Store ``value`` under ``key`` atomically; failures only log a warning."""
     path = folder / f"{key}.pickle"
+    if folder.is_dir():
+        _remove_stale_parts(folder)
     try:
         return atomic_write_bytes(path, _MAGIC + pickle.dumps(value, protocol=5))
     except OutputError as exc:

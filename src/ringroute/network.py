@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -158,14 +159,63 @@ def bbox_polygon(bbox: tuple[float, float, float, float]) -> Polygon:
 
 
 def _raise_for_retryable(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    # osmnx retries HTTP 429/504 itself every 55 s without end; turn them into
-    # errors so that ringroute's bounded retry with backoff decides instead.
+    """Turn answers that must be retried into exceptions (a requests response hook).
+
+    osmnx retries HTTP 429 and 504 itself, every 55 s and without end, and it only
+    logs an Overpass ``remark`` such as ``runtime error: Query timed out`` before
+    using the empty or partial answer as data. Raising here lets ringroute's
+    bounded retry with backoff decide instead, and keeps partial downloads out of
+    the cache.
+
+    Parameters
+    ----------
+    response
+        The response just received.
+    *args, **kwargs
+        Passed by requests; ignored.
+
+    Raises
+    ------
+    requests.HTTPError
+        For HTTP 429, 500, 502, 503 and 504.
+    osmnx._errors.InsufficientResponseError
+        For an Overpass answer whose ``remark`` reports an error.
+    """
     if response.status_code in {429, 500, 502, 503, 504}:
         response.raise_for_status()
+    if (
+        response.ok
+        and response.url.split("?")[0].endswith("/interpreter")
+        and b'"remark"' in response.content
+    ):
+        try:
+            doc = response.json()
+        except ValueError:
+            return  # not JSON: osmnx reports that itself
+        remark = doc.get("remark") if isinstance(doc, dict) else None
+        if isinstance(remark, str) and "error" in remark.lower():
+            first = remark.strip().splitlines()[0] if remark.strip() else remark
+            msg = f"Overpass answered without complete data: {first[:200]}"
+            raise ox._errors.InsufficientResponseError(msg)
 
 
 @contextlib.contextmanager
 def _osmnx_settings(s: Settings) -> Iterator[None]:
+    """Point osmnx at the configured servers for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    s
+        Server URLs and the request timeout.
+
+    Yields
+    ------
+    None
+        Inside the block, ``osmnx.settings`` use ringroute's values; the previous
+        values are restored afterwards, also on errors.
+    """
+    # Overpass accepts only a positive integer as its own [timeout:N]
+    overpass_timeout = max(1, int(-(-s.timeout_s // 1)))
     values: dict[str, Any] = {
         "overpass_url": s.overpass_url.rstrip("/"),
         "nominatim_url": s.nominatim_url if s.nominatim_url.endswith("/")
@@ -175,11 +225,15 @@ def _osmnx_settings(s: Settings) -> Iterator[None]:
         "requests_timeout": s.timeout_s,
         "requests_kwargs": {"hooks": {"response": [_raise_for_retryable]}},
         "doh_url_template": None,
+        "overpass_rate_limit": True,
+        "overpass_settings": f"[out:json][timeout:{overpass_timeout}]{{maxsize}}",
         "useful_tags_way": list(WAY_TAGS),
         "useful_tags_node": ["ele", "highway", "name"],
         "all_oneway": True,
     }
     saved = {k: getattr(ox.settings, k) for k in values}
+    # osmnx pins a resolved address by replacing socket.getaddrinfo process-wide
+    saved_getaddrinfo = socket.getaddrinfo
     try:
         for k, v in values.items():
             setattr(ox.settings, k, v)
@@ -187,6 +241,7 @@ def _osmnx_settings(s: Settings) -> Iterator[None]:
     finally:
         for k, v in saved.items():
             setattr(ox.settings, k, v)
+        socket.getaddrinfo = saved_getaddrinfo
 
 
 _RETRYABLE: tuple[type[BaseException], ...] = (
@@ -198,12 +253,62 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
 
 
 def _with_retries(what: str, fn: Callable[[], Any], s: Settings) -> Any:
+    """Call ``fn``; retry transient network failures with exponential backoff.
+
+    Parameters
+    ----------
+    what
+        What is being done, for messages (e.g. ``"Overpass download"``).
+    fn
+        One attempt.
+    s
+        ``retries`` (attempts after the first), ``backoff_s`` (first pause,
+        doubled after each further failure) and ``timeout_s`` (for messages).
+
+    Returns
+    -------
+    Any
+        What ``fn`` returned.
+
+    Raises
+    ------
+    DownloadError
+        With a one-line reason when the last attempt failed too.
+    """
+
+    def _reason(exc: BaseException) -> str:
+        request = getattr(exc, "request", None)
+        url = str(getattr(request, "url", None) or "the server").split("?")[0]
+        text = str(exc)
+        if isinstance(exc, requests.ConnectTimeout):
+            return f"no connection to {url} within {s.timeout_s:g} s"
+        if isinstance(exc, requests.Timeout):
+            return f"no answer from {url} within {s.timeout_s:g} s"
+        if isinstance(exc, requests.ConnectionError):
+            lowered = text.lower()
+            if "refused" in lowered:
+                detail = " (connection refused)"
+            elif "resolve" in lowered or "name or service" in lowered:
+                detail = " (host name not found)"
+            elif "aborted" in lowered or "reset" in lowered:
+                detail = " (connection closed by the server)"
+            else:
+                detail = ""
+            return f"cannot connect to {url}{detail}"
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return f"the answer from {url} broke off before its end"
+        response = getattr(exc, "response", None)
+        if isinstance(exc, requests.HTTPError) and response is not None:
+            return f"{url} answered HTTP {response.status_code} {response.reason}".rstrip()
+        lines = text.strip().splitlines()
+        return lines[0][:200] if lines else type(exc).__name__
+
     pause = s.backoff_s
     for attempt in range(s.retries + 1):
         try:
             return fn()
         except _RETRYABLE as exc:
-            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            reason = _reason(exc)
             if attempt == s.retries:
                 msg = f"{what} failed after {attempt + 1} attempts: {reason}"
                 raise DownloadError(msg) from exc
@@ -232,6 +337,21 @@ def _raw_from_osmnx_graph(g: nx.MultiDiGraph) -> RawNetwork:
 def geocode_area(place: str, *, settings: Settings | None = None) -> Polygon:
     """Return the boundary polygon of ``place`` from Nominatim via osmnx.
 
+    Transient failures are retried with backoff; an answer without results is
+    final and not retried.
+
+    Parameters
+    ----------
+    place
+        A Nominatim query such as ``"Tsukuba, Ibaraki, Japan"``.
+    settings
+        Nominatim URL, timeout, retries and backoff; defaults to the environment's.
+
+    Returns
+    -------
+    shapely.geometry.Polygon
+        The place's boundary (a Polygon or MultiPolygon) in WGS 84.
+
     Raises
     ------
     DownloadError
@@ -240,7 +360,13 @@ def geocode_area(place: str, *, settings: Settings | None = None) -> Polygon:
     s = settings or get_settings()
 
     def _go() -> Polygon:
-        gdf = ox.geocode_to_gdf(place)
+        try:
+            gdf = ox.geocode_to_gdf(place)
+        except ox._errors.InsufficientResponseError as exc:
+            if "0 results" in str(exc):  # a definite answer: asking again cannot help
+                msg = f"Nominatim does not know {place!r}"
+                raise DownloadError(msg) from exc
+            raise
         geom = gdf.geometry.iloc[0]
         if geom.geom_type not in {"Polygon", "MultiPolygon"}:
             msg = f"Nominatim returned a {geom.geom_type}, not an area, for {place!r}"
@@ -250,8 +376,8 @@ def geocode_area(place: str, *, settings: Settings | None = None) -> Polygon:
     with _osmnx_settings(s):
         try:
             result: Polygon = _with_retries(f"geocoding {place!r}", _go, s)
-        except TypeError as exc:  # osmnx: "Nominatim could not geocode query"
-            msg = f"Nominatim does not know {place!r}"
+        except TypeError as exc:  # osmnx: "did not geocode query ... to a (Multi)Polygon"
+            msg = f"Nominatim knows no area for {place!r}"
             raise DownloadError(msg) from exc
     return result
 
@@ -269,7 +395,28 @@ def network_from_overpass(
     The area is ``polygon``, else the Nominatim boundary of ``place``, else
     ``bbox`` (also the fallback when geocoding fails). The raw download is cached
     under a hash of the query and written atomically, so a second run needs no
-    network; the prepared graph is cached as well.
+    network; the prepared graph is cached as well. A download made for the
+    ``bbox`` fallback is cached as that box's download, not as the place's, so
+    that a later run geocodes the place again instead of keeping the fallback.
+
+    Parameters
+    ----------
+    polygon
+        The area to download (WGS 84 lon/lat).
+    place
+        A Nominatim query for the area, used when ``polygon`` is None.
+    bbox
+        ``(south, west, north, east)``: the area when neither ``polygon`` nor
+        ``place`` is given, and the fallback when geocoding ``place`` fails.
+    settings
+        Servers, timeout, retries, backoff and cache; defaults to the environment's.
+    progress
+        Optional callback ``(stage, fraction)``.
+
+    Returns
+    -------
+    Network
+        The prepared network.
 
     Raises
     ------
@@ -282,51 +429,76 @@ def network_from_overpass(
     if polygon is None and not place and bbox is None:
         msg = "network_from_overpass needs polygon, place or bbox"
         raise ValueError(msg)
-    query_id = "|".join([
-        s.overpass_url.rstrip("/"), *OVERPASS_FILTERS,
-        polygon.wkt if polygon is not None else "", place or "", repr(bbox),
-    ])
-    key = _cache.cache_key("overpass", LOADER_VERSION, query_id)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    raw_folder = s.cache_dir / "overpass"
-    raw = _cache.load(raw_folder, key) if s.use_cache else None
-    source = f"overpass:{place or bbox or 'polygon'}"
-    if not isinstance(raw, RawNetwork):
-        area = polygon
-        if area is None and place:
-            if progress is not None:
-                progress(f"geocoding {place}", 0.0)
-            try:
-                area = geocode_area(place, settings=s)
-            except DownloadError as exc:
-                if bbox is None:
-                    raise
-                log.warning("%s; using the catalogue's bounding box instead", exc)
-        if area is None:
-            if bbox is None:  # pragma: no cover - guarded above
-                msg = "no query area"
-                raise ValueError(msg)
-            area = bbox_polygon(bbox)
+
+    def _key(
+        poly: Polygon | None, name: str | None, box_: tuple[float, float, float, float] | None
+    ) -> str:
+        query_id = "|".join([
+            s.overpass_url.rstrip("/"), *OVERPASS_FILTERS,
+            poly.wkt if poly is not None else "", name or "", repr(box_),
+        ])
+        return _cache.cache_key("overpass", LOADER_VERSION, query_id)
+
+    def _download(area: Polygon) -> RawNetwork:
         if progress is not None:
             progress("downloading from Overpass", 0.05)
         log.info("downloading bike network from %s", s.overpass_url)
+        status_url = s.overpass_url.rstrip("/") + "/status"
 
-        def _download() -> nx.MultiDiGraph:
+        def _attempt() -> nx.MultiDiGraph:
+            # osmnx sleeps 60 s before each request whose status page it cannot
+            # reach or read. Look first: an unreachable server then fails at once
+            # (and is retried with backoff), and a server without a usable status
+            # page is not waited for.
+            status = requests.get(
+                status_url, timeout=s.timeout_s,
+                headers={"User-Agent": ox.settings.http_user_agent},
+                hooks={"response": [_raise_for_retryable]},
+            )
+            lines = status.text.split("\n") if status.ok else []
+            word = lines[4].split(" ")[0] if len(lines) > 4 else ""
+            ox.settings.overpass_rate_limit = word.isdigit() or word in {"Slot", "Currently"}
             return ox.graph_from_polygon(
                 area, custom_filter=list(OVERPASS_FILTERS), simplify=False,
                 retain_all=True, truncate_by_edge=True,
             )
 
         with _osmnx_settings(s):
-            g = _with_retries("Overpass download", _download, s)
-        raw = _raw_from_osmnx_graph(g)
+            g = _with_retries("Overpass download", _attempt, s)
+        return _raw_from_osmnx_graph(g)
+
+    key = _key(polygon, place, bbox)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    raw_folder = s.cache_dir / "overpass"
+    raw = _cache.load(raw_folder, key) if s.use_cache else None
+    source = f"overpass:{place or bbox or 'polygon'}"
+    area = polygon
+    if not isinstance(raw, RawNetwork) and area is None and place:
+        if progress is not None:
+            progress(f"geocoding {place}", 0.0)
+        try:
+            area = geocode_area(place, settings=s)
+        except DownloadError as exc:
+            if bbox is None:
+                raise
+            log.warning("%s; using the catalogue's bounding box instead", exc)
+            key = _key(None, None, bbox)
+            source = f"overpass:{bbox}"
+            raw = _cache.load(raw_folder, key) if s.use_cache else None
+    if isinstance(raw, RawNetwork):
+        timings["download_cache"] = time.perf_counter() - t0
+        log.info("using cached download %s", key)
+    else:
+        if area is None:
+            if bbox is None:  # pragma: no cover - guarded above
+                msg = "no query area"
+                raise ValueError(msg)
+            area = bbox_polygon(bbox)
+        raw = _download(area)
         timings["download"] = time.perf_counter() - t0
         if s.use_cache:
             _cache.store(raw_folder, key, raw)
-    else:
-        timings["download_cache"] = time.perf_counter() - t0
-        log.info("using cached download %s", key)
     t1 = time.perf_counter()
     graph_key = _cache.cache_key("graph", LOADER_VERSION, key)
     cached = _cache.load(s.cache_dir / "graphs", graph_key) if s.use_cache else None
