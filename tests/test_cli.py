@@ -52,7 +52,9 @@ def test_plan_end_to_end(tmp_path: Path, tsukuba_sights: dict[str, tuple[float, 
         assert min(haversine_m(lat, lon, p.latitude, p.longitude) for p in pts) <= 250
     html = map_path.read_text(encoding="utf-8")
     assert "OpenStreetMap</a> contributors" in html
-    assert sorted(p.name for p in out.iterdir()) == ["tsukuba-30km.gpx", "tsukuba-30km.html"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "tsukuba-30km-cues.html", "tsukuba-30km-cues.md", "tsukuba-30km.gpx",
+        "tsukuba-30km.html"]
 
 
 @pytest.fixture(scope="module")

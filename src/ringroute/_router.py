@@ -102,22 +102,55 @@ class Router:
                 cs = [(self.lon[a], self.lat[a]), (self.lon[b], self.lat[b])]
             self.head_out[i] = _heading(cs[0], cs[1], self.lat[a])
             self.head_in[i] = _heading(cs[-2], cs[-1], self.lat[a])
-        n = len(nodes)
+        self._index_edges()
+
+    def _index_edges(self) -> None:
+        """Derive CSR pointers, reverse edges and incoming adjacency from src/dst."""
+        n = len(self.node_ids)
+        self.n_nodes = n
+        self.n_edges = len(self.src)
         self.indptr: IntArray = np.zeros(n + 1, dtype=np.int64)
         np.add.at(self.indptr, self.src.astype(np.int64) + 1, 1)
         self.indptr = np.cumsum(self.indptr)
-        self.n_nodes = n
-        self.n_edges = n_edges
-        rev = {(int(a), int(b)): i for i, (a, b) in enumerate(keys)}
-        self.reverse: IntArray = np.array(
-            [rev.get((int(b), int(a)), -1) for a, b in keys], dtype=np.int64
-        )
+        code = self.src.astype(np.int64) * n + self.dst.astype(np.int64)  # sorted
+        rcode = self.dst.astype(np.int64) * n + self.src.astype(np.int64)
+        pos = np.searchsorted(code, rcode).clip(0, max(0, self.n_edges - 1))
+        found = code[pos] == rcode if self.n_edges else np.zeros(0, dtype=bool)
+        self.reverse: IntArray = np.where(found, pos, -1).astype(np.int64)
         # reverse adjacency (incoming edges) for "arrive at node" queries
         order = np.lexsort((self.src, self.dst))
         self.in_edges: IntArray = order.astype(np.int64)
         self.in_indptr: IntArray = np.zeros(n + 1, dtype=np.int64)
         np.add.at(self.in_indptr, self.dst.astype(np.int64) + 1, 1)
         self.in_indptr = np.cumsum(self.in_indptr)
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> Router:
+        """A router over the nodes where ``keep`` is true (and the edges among them).
+
+        Node and edge identities (OSM ids, edge keys) are preserved, so routes found
+        in the subset are routes of the whole graph.
+        """
+        sub = Router.__new__(Router)
+        new_index = np.full(self.n_nodes, -1, dtype=np.int64)
+        kept = np.nonzero(keep)[0]
+        new_index[kept] = np.arange(len(kept))
+        emask = keep[self.src] & keep[self.dst]
+        sub.node_ids = self.node_ids[kept]
+        sub.index = {int(n): i for i, n in enumerate(sub.node_ids)}
+        sub.lon, sub.lat = self.lon[kept], self.lat[kept]
+        sub.proj = self.proj
+        sub.xm, sub.ym = self.xm[kept], self.ym[kept]
+        sub._kdtree = cKDTree(np.column_stack([sub.xm, sub.ym]))
+        sub.src = new_index[self.src[emask]].astype(np.int32)
+        sub.dst = new_index[self.dst[emask]].astype(np.int32)
+        sub.cost, sub.length = self.cost[emask], self.length[emask]
+        sub.key = self.key[emask]
+        sub.way_class = [c for c, m in zip(self.way_class, emask.tolist(), strict=True) if m]
+        sub.cycle_route = self.cycle_route[emask]
+        sub.head_out, sub.head_in = self.head_out[emask], self.head_in[emask]
+        sub._index_edges()
+        sub.__dict__["core"] = self.core[kept]
+        return sub
 
     @cached_property
     def core(self) -> npt.NDArray[np.bool_]:
@@ -235,6 +268,15 @@ class Router:
         dist, pred = dijkstra(m, directed=True, indices=source, return_predecessors=True,
                               limit=limit)
         return ShortestPaths(source, np.asarray(dist, dtype=float), np.asarray(pred))
+
+    def shortest_paths_many(
+        self, sources: npt.ArrayLike, weights: FloatArray, *, limit: float = np.inf
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+        """Bounded Dijkstra from several sources in one call (rows follow ``sources``)."""
+        m = self.matrix(weights)
+        dist, pred = dijkstra(m, directed=True, indices=np.asarray(sources),
+                              return_predecessors=True, limit=limit)
+        return np.atleast_2d(dist), np.atleast_2d(pred)
 
     def shortest_paths_to(
         self, target: int, weights: FloatArray | None = None, *, limit: float = np.inf

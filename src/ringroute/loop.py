@@ -238,6 +238,7 @@ class _Planner:
         legs = self.route_legs(controls)
         if not any(legs):
             return controls, []
+        grown = False
         for _ in range(max_insert):
             edges = [e for leg in legs for e in leg]
             length = self.length(edges)
@@ -271,17 +272,26 @@ class _Planner:
                     break
                 picks = np.argsort(np.where(pool, -ext, np.inf))[:6]
                 picks = picks[pool[picks]]
-            best_v, best_rep = -1, math.inf
+            best: tuple[float, int, list[int], list[int]] | None = None
             for v in picks.tolist():
-                leg1 = r.path_edges(r.shortest_paths(a, w), int(v))
+                leg1 = r.path_edges(fwd, int(v))
                 w2 = self.penalized([*others, *leg1])
-                leg2 = r.path_edges(r.shortest_paths(int(v), w2), b)
+                crow = math.hypot(float(r.xm[v] - r.xm[b]), float(r.ym[v] - r.ym[b]))
+                sp2 = r.shortest_paths(int(v), w2, limit=3.0 * crow + 3000.0)
+                if not math.isfinite(sp2.dist[b]):
+                    sp2 = r.shortest_paths(int(v), w2)
+                leg2 = r.path_edges(sp2, b)
                 both = np.asarray(leg1 + leg2, dtype=np.int64)
                 rep = repeated_share(self.phys[both].tolist(), r.length[both].tolist())
-                if rep < best_rep - 1e-9:
-                    best_v, best_rep = int(v), rep
-            v = best_v
+                if best is None or rep < best[0] - 1e-9:
+                    best = (rep, int(v), leg1, leg2)
+            if best is None:
+                break
+            _, v, leg1, leg2 = best
             controls = [*controls[: t + 1], v, *controls[t + 1:]]
+            legs = [*legs[:t], leg1, leg2, *legs[t + 1:]]
+            grown = True
+        if grown:  # re-route the whole loop once, now minding turns
             legs = self.route_legs(controls)
         return controls, [e for leg in legs for e in leg]
 
@@ -294,7 +304,11 @@ class _Planner:
 
     def tree_lengths(self, sp: ShortestPaths, *, reverse: bool = False) -> FloatArray:
         """Length (not cost) along the search tree to (or from) every reached node."""
-        pred = sp.pred.astype(np.int64)
+        return self._tree_lengths(sp.pred, reverse=reverse)
+
+    def _tree_lengths(self, pred_row: npt.NDArray[np.int32], *,
+                      reverse: bool = False) -> FloatArray:
+        pred = pred_row.astype(np.int64)
         n = self.r.n_nodes
         has = pred >= 0
         acc = np.zeros(n)
@@ -303,13 +317,12 @@ class _Planner:
         pos = np.searchsorted(self.edge_code, code)
         acc[v] = self.r.length[pos]
         anc = np.where(has, pred, -1)
-        active = anc >= 0
-        while active.any():
-            idx = np.nonzero(active)[0]
+        idx = v
+        while len(idx):
             a = anc[idx]
             acc[idx] += acc[a]
             anc[idx] = anc[a]
-            active[idx] = anc[idx] >= 0
+            idx = idx[anc[idx] >= 0]
         # note: acc[a] may already include further ancestors; pointer jumping is exact
         # because each step doubles the covered span of the chain.
         return acc
@@ -317,7 +330,13 @@ class _Planner:
     # -- length tuning -----------------------------------------------------------
     def tune(self, edges: list[int], protected: set[int], target_m: float,
              max_rounds: int = 8) -> list[int]:
+        """Replace arcs of the loop by detours through unused nodes to fix its length.
+
+        Searches start local (short arcs, bounded Dijkstra) and widen only when no
+        local replacement improves the length.
+        """
         r = self.r
+        reach = 1.0
         for _ in range(max_rounds):
             length = self.length(edges)
             err = target_m - length
@@ -333,7 +352,7 @@ class _Planner:
             w = self.w.copy()
             w[on_loop[r.dst]] = np.inf
             prot_pos = [i for i, nd in enumerate(nodes) if nd in protected]
-            max_arc = max(1500.0, min(0.2 * target_m, 3.0 * abs(err) + 2000.0))
+            max_arc = reach * max(800.0, min(0.1 * target_m, 1.2 * abs(err) + 600.0))
             n_anchor = 32
             step = length / n_anchor
             anchors: list[int] = []
@@ -343,12 +362,14 @@ class _Planner:
                     anchors.append(i)
                     nxt = cum[i] + step
             best: tuple[float, int, int, int, int, ShortestPaths] | None = None
-            for i in anchors:
+            limit_cost = 1.6 * (max_arc + abs(err))
+            dist_all, pred_all = r.shortest_paths_many([nodes[i] for i in anchors], w,
+                                                       limit=limit_cost)
+            for row, i in enumerate(anchors):
                 a = nodes[i]
                 jmax = next((p for p in prot_pos if p > i), len(nodes) - 1)
-                limit_cost = 6.0 * (max_arc + abs(err))
-                sp = r.shortest_paths(a, w, limit=limit_cost)
-                lens = self.tree_lengths(sp)
+                sp = ShortestPaths(a, dist_all[row], pred_all[row])
+                lens = self._tree_lengths(pred_all[row])
                 for j in range(i + 1, jmax + 1):
                     arc = cum[j] - cum[i]
                     if arc > max_arc:
@@ -371,6 +392,9 @@ class _Planner:
                         if best is None or score < best[0]:
                             best = (score, i, j, wn, e, sp)
             if best is None or best[0] >= abs(err) - 1.0:
+                if reach < 3.0:
+                    reach *= 2.0
+                    continue
                 break
             _, i, j, wn, e, sp = best
             detour = ([] if wn == nodes[i] else r.path_edges(sp, wn)) + [e]
@@ -561,7 +585,8 @@ def plan_loops(
     if not 1 <= alternatives <= 20:
         msg = f"alternatives={alternatives} is out of range: valid is 1 to 20"
         raise InputError(msg)
-    r = network.router
+    r = _reachable_router(network.router, network.router.index[start.node],
+                          [network.router.index[v.node] for v in via], target_km * 1000.0)
     target_m = target_km * 1000.0
     weights = edge_weights(r, prefs)
     places = [start, *[v for v in via if v.node != start.node]]
@@ -658,6 +683,26 @@ def plan_loops(
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
 
 
+def _reachable_router(r: Router, start: int, via: Sequence[int], target_m: float) -> Router:
+    """The part of the network a loop of ``target_m`` from ``start`` can reach.
+
+    No point of such a loop is farther than half its length from the start, so
+    restricting the search to that disk loses nothing and makes every search on a
+    large network cheaper.
+    """
+    if r.n_nodes < 20_000:
+        return r
+    out = r.shortest_paths(start, r.length, limit=0.55 * target_m + 500.0)
+    keep = np.isfinite(out.dist)
+    if keep.all() or not all(keep[v] for v in via):
+        return r
+    back = r.shortest_paths_to(start, r.length, limit=0.55 * target_m + 500.0)
+    keep &= np.isfinite(back.dist)
+    if keep.sum() > 0.8 * r.n_nodes:
+        return r
+    return r.subset(keep)
+
+
 def _shared_share(p: _Planner, a: Sequence[int], b: Sequence[int]) -> float:
     pa = p.phys[np.asarray(a, dtype=np.int64)]
     pb = set(p.phys[np.asarray(b, dtype=np.int64)].tolist())
@@ -708,7 +753,7 @@ def _shape_candidates(
     else:
         theta0 = float(rng.uniform(0, 2 * math.pi))
         spreads = [k * 2 * math.pi / 6 for k in range(6)]
-    n_dirs = min(len(spreads), max(3, alternatives + 2))
+    n_dirs = min(len(spreads), max(2, alternatives + 1))
     out: list[_Candidate] = []
     tour = [pts[0], *[pts[i] for i in order], pts[0]]
     tour_edges = p.route(tour)
