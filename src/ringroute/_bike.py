@@ -77,12 +77,12 @@ _BASE_FACTOR: dict[str, float] = {
     "busway": 1.2,
     "tertiary": 1.25,
     "tertiary_link": 1.25,
-    "secondary": 1.7,
-    "secondary_link": 1.7,
-    "primary": 2.2,
-    "primary_link": 2.2,
-    "trunk": 3.0,
-    "trunk_link": 3.0,
+    "secondary": 2.0,
+    "secondary_link": 2.0,
+    "primary": 2.6,
+    "primary_link": 2.6,
+    "trunk": 3.5,
+    "trunk_link": 3.5,
 }
 
 #: Overpass QL filters equal in meaning to :func:`bike_access` (their union is
