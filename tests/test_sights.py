@@ -100,3 +100,36 @@ def test_snap_reports_distance_and_refuses_far(tsukuba: City, science_city: Netw
         snap(resolve("nyotai", tsukuba), science_city, max_snap_m=500)
     with pytest.raises(SightOffNetworkError, match=r"point 51\.000000,7\.000000"):
         snap(resolve("51,7", tsukuba), science_city, max_snap_m=500)
+
+
+def test_snap_prefers_the_loopable_core(tsukuba: City, science_city: Network) -> None:
+    r = science_city.router
+    spur = [i for i in range(r.n_nodes) if not r.core[i]]
+    assert spur
+    for i in spur[:50]:
+        p = snap(resolve(f"{r.lat[i]},{r.lon[i]}", tsukuba), science_city, max_snap_m=500)
+        j = r.index[p.node]
+        nearest_core_m, _ = r.nearest_core(float(r.xm[i]), float(r.ym[i]))
+        if nearest_core_m <= 100:
+            assert r.core[j]
+        else:
+            assert j == i
+
+
+def test_refine_uses_named_osm_object(tsukuba: City, science_city: Network) -> None:
+    import dataclasses
+
+    from ringroute.sights import refine
+
+    gsj = resolve("gsj", tsukuba)  # an estimate, ±500 m
+    assert gsj.sight is not None and gsj.sight.accuracy_m == 500
+    net = dataclasses.replace(science_city, named_features=[
+        ("地質標本館", gsj.lon + 0.002, gsj.lat + 0.001),   # ~210 m away: used
+        ("Other", gsj.lon, gsj.lat)])
+    better = refine(gsj, net)
+    assert (better.lat, better.lon) == (gsj.lat + 0.001, gsj.lon + 0.002)
+    far = dataclasses.replace(science_city, named_features=[
+        ("地質標本館", gsj.lon + 0.02, gsj.lat)])              # ~1.8 km away: ignored
+    assert refine(gsj, far) == gsj
+    precise = resolve("univ", tsukuba)                      # accurate: never moved
+    assert refine(precise, net) == precise

@@ -22,7 +22,7 @@ from ringroute.gpx import write_gpx
 from ringroute.loop import MAX_TARGET_KM, Loop, Preferences, plan_loops
 from ringroute.network import Network, load_network
 from ringroute.settings import Settings, get_settings
-from ringroute.sights import SnappedPlace, resolve, snap
+from ringroute.sights import SnappedPlace, refine, resolve, snap
 from ringroute.webmap import write_map
 
 log = logging.getLogger("ringroute")
@@ -192,6 +192,7 @@ def run_plan(
                            progress=progress)
     if city is not None:
         _check_region(city, network)
+    start_place = refine(start_place, network)
     start = snap(start_place, network, max_snap_m=s.max_snap_m)
     via: list[SnappedPlace] = []
     seen = {start_place.key}
@@ -200,7 +201,7 @@ def run_plan(
             log.info("ignoring repeated place %s", p.key)
             continue
         seen.add(p.key)
-        via.append(snap(p, network, max_snap_m=s.max_snap_m))
+        via.append(snap(refine(p, network), network, max_snap_m=s.max_snap_m))
     prefs = Preferences(prefer_cycleways=req.prefer_cycleways, avoid=tuple(req.avoid))
     loops = plan_loops(network, start, via, target_km=req.target_km, tolerance=req.tolerance,
                        alternatives=req.alternatives, seed=req.seed, prefs=prefs,

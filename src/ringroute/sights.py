@@ -10,6 +10,7 @@ network is refused.
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import re
 import unicodedata
@@ -20,6 +21,8 @@ from ringroute._geo import haversine_m
 from ringroute.cities import LANGUAGES, City, Sight
 from ringroute.errors import InputError, SightOffNetworkError, UnknownSightError
 from ringroute.network import Network
+
+log = logging.getLogger("ringroute")
 
 _LATLON = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*[,;\s]\s*([+-]?\d+(?:\.\d+)?)\s*$")
 
@@ -177,8 +180,36 @@ def resolve(text: str, city: City | None) -> Place:
     raise UnknownSightError(msg)
 
 
+def refine(place: Place, network: Network) -> Place:
+    """Use the position of a matching named OSM object for an imprecise sight.
+
+    A catalogue position with an accuracy worse than 100 m (an estimate) is replaced
+    by the position of an object in the loaded OSM data whose name equals one of the
+    sight's names, if it lies within 1.5 × the stated accuracy.
+    """
+    sight = place.sight
+    if sight is None or sight.accuracy_m <= 100 or not network.named_features:
+        return place
+    names = {normalize(n) for n in sight.names.values() if n}
+    best: tuple[float, float, float] | None = None
+    for name, lon, lat in network.named_features:
+        if normalize(name) in names:
+            d = haversine_m(place.lat, place.lon, lat, lon)
+            if d <= 1.5 * sight.accuracy_m and (best is None or d < best[0]):
+                best = (d, lat, lon)
+    if best is None:
+        return place
+    log.info("sight %s: using the OSM position %.0f m from the catalogue's estimate",
+             place.key, best[0])
+    return Place(key=place.key, lat=best[1], lon=best[2], sight=place.sight)
+
+
 def snap(place: Place, network: Network, *, max_snap_m: float) -> SnappedPlace:
-    """Tie ``place`` to the nearest node of ``network``.
+    """Tie ``place`` to a node of ``network``.
+
+    The nearest node is used, unless it lies on a dead-end spur and a node of the
+    network's loop-able core is at most 100 m farther: then that one, so that a loop
+    can pass the sight instead of riding in and out.
 
     Raises
     ------
@@ -186,8 +217,15 @@ def snap(place: Place, network: Network, *, max_snap_m: float) -> SnappedPlace:
         If the nearest node is farther than ``max_snap_m``; the message gives the distance.
     """
     router = network.router
-    _, i = router.nearest(place.lat, place.lon)
-    idx = int(i[0])
+    dists, near = router.nearest(place.lat, place.lon, k=16)
+    idx = int(near[0])
+    if not router.core[idx]:
+        for d, i in zip(dists.tolist(), near.tolist(), strict=True):
+            if d > min(dists[0] + 100.0, max_snap_m):
+                break
+            if router.core[int(i)]:
+                idx = int(i)
+                break
     node = int(router.node_ids[idx])
     dist = haversine_m(place.lat, place.lon, float(router.lat[idx]), float(router.lon[idx]))
     if not math.isfinite(dist) or dist > max_snap_m:
