@@ -199,3 +199,20 @@ def test_property_loops(n: int, m: int, drop: list[bool], factors: list[float],
     wanted = {p.node for p in via} - {start.node}
     assert {s.place.node for s in loop.sights} == wanted
     assert np.isfinite(loop.turns_per_km)
+
+
+def test_three_alternatives_pairwise_distinct(tsukuba: City, science_city: Network) -> None:
+    start = _snap(tsukuba, science_city, "station")
+    via = [_snap(tsukuba, science_city, k) for k in ("univ", "expo")]
+    loops = plan_loops(science_city, start, via, target_km=25, alternatives=3, seed=1)
+    assert len(loops) == 3
+    g = science_city.graph
+    for loop in loops:
+        _check_loop(loop, science_city)
+        assert abs(loop.length_error) <= 0.05
+    for i, a in enumerate(loops):
+        ways_a = {(min(u, v), max(u, v)): g.edges[u, v, k]["length_m"] for u, v, k in a.edges}
+        for b in loops[i + 1:]:
+            ways_b = {(min(u, v), max(u, v)) for u, v, _ in b.edges}
+            shared = sum(length for key, length in ways_a.items() if key in ways_b)
+            assert shared / min(a.length_m, b.length_m) <= 0.5

@@ -74,7 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
                       help="way class to avoid: main, tertiary, unpaved, ...; repeatable")
     plan.add_argument("--no-download", action="store_true",
                       help="never download; fail if no local extract is found")
+    plan.add_argument("--dem", type=Path, help="elevation model (GeoTIFF) for <ele> in GPX")
+    plan.add_argument("--offline-map", action="store_true",
+                      help="inline Leaflet into the HTML map so it works without internet")
+    plan.add_argument("--speed", type=float, default=18.0,
+                      help="riding speed in km/h for time estimates (default 18)")
     plan.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    comp = sub.add_parser("compare", help="compare GPX routes on a city's network")
+    comp.add_argument("files", nargs="+", type=Path, metavar="FILE.gpx")
+    comp.add_argument("--city", help="city catalogue whose network and sights to use")
+    comp.add_argument("--osm", type=Path, help="local OSM extract")
+    comp.add_argument("--out", type=Path, default=Path("maps"), help="output folder")
+    comp.add_argument("--speed", type=float, default=18.0, help="riding speed in km/h")
+    comp.add_argument("--lang", default="en", help="labels language: en, de or ja")
+    comp.add_argument("--twin", action="store_true",
+                      help="twin report: two rides in two cities side by side")
+    comp.add_argument("--no-download", action="store_true", help="never download")
+    comp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     sights = sub.add_parser("sights", help="list a city's sights")
     sights.add_argument("city")
@@ -105,7 +122,8 @@ def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
         target_km=args.km, tolerance=args.tolerance, alternatives=args.alternatives,
         seed=args.seed, out_dir=args.out, lang=args.lang, max_points=args.max_points,
         gpx_route=args.gpx_route, prefer_cycleways=args.prefer_cycleways,
-        avoid=tuple(args.avoid), download=not args.no_download,
+        avoid=tuple(args.avoid), download=not args.no_download, dem=args.dem,
+        offline_map=args.offline_map, speed_kmh=args.speed,
     )
     show = not args.quiet and not args.json and err.is_terminal
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -160,6 +178,31 @@ def _cmd_sights(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+
+    from ringroute.compare import CompareRequest, run_compare  # noqa: PLC0415
+
+    req = CompareRequest(
+        files=tuple(args.files), city=args.city, osm_path=args.osm, out_dir=args.out,
+        speed_kmh=args.speed, lang=args.lang, twin=args.twin, download=not args.no_download,
+    )
+    result = run_compare(req)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        return EXIT_OK
+    header, rows = result.table()
+    table = Table(title="ringroute compare" + (" (twin)" if args.twin else ""))
+    for col in header:
+        table.add_column(escape(col))
+    for row in rows:  # names come from GPX files: never interpret them as rich markup
+        table.add_row(*(escape(cell) for cell in row))
+    out.print(table)
+    for path in result.written:
+        out.print(f"wrote {escape(str(path))}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
@@ -173,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return _cmd_plan(args, err, out)
+        if args.command == "compare":
+            return _cmd_compare(args, out)
         return _cmd_sights(args, out)
     except InputError as exc:
         sys.stderr.write(f"ringroute: error: {exc}\n")

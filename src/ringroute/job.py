@@ -16,6 +16,7 @@ from pathlib import Path
 from ringroute._build import ProgressFn
 from ringroute._elevation import interpolate_known, sample_dem
 from ringroute.cities import City, load_city
+from ringroute.compare import compare_loops, write_report
 from ringroute.cues import write_cues
 from ringroute.errors import InputError, OSMDataError
 from ringroute.gpx import write_gpx
@@ -64,6 +65,7 @@ class PlanResult:
     gpx_paths: list[Path] = field(default_factory=list)
     map_path: Path | None = None
     cue_paths: list[Path] = field(default_factory=list)
+    compare_paths: list[Path] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         """The ``--json`` document."""
@@ -238,6 +240,11 @@ def export(req: PlanRequest, city: City | None, network: Network,
                       with_route=req.gpx_route)
         )
     result.cue_paths = write_cues(loops[0], network, out, stem, city=city, lang=req.lang)
+    if len(loops) > 1:
+        metrics = compare_loops(list(loops), network, city=city, speed_kmh=req.speed_kmh,
+                                lang=req.lang)
+        result.compare_paths = write_report(metrics, out, f"{stem}-compare", lang=req.lang,
+                                            city=city, speed_kmh=req.speed_kmh)
     result.map_path = write_map(list(loops), out / f"{stem}.html", city=city, lang=req.lang,
                                 offline=req.offline_map)
     return result

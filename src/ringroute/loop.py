@@ -678,9 +678,43 @@ def plan_loops(
             chosen.append(c)
         if len(chosen) == alternatives:
             break
+    for attempt in range(2 * (alternatives - len(chosen))):
+        if len(chosen) >= alternatives:
+            break
+        if progress is not None:
+            progress(f"searching alternative {len(chosen) + 1}/{alternatives}",
+                     0.8 + 0.2 * attempt / (2 * alternatives))
+        extra = _alternative(network, planner, pts, order, target_m, protected, chosen,
+                             np.random.default_rng(seed + 1 + attempt))
+        if extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m:
+            chosen.append(extra)
+    if len(chosen) < alternatives:
+        log.warning("found %d distinct loops of the %d asked for", len(chosen), alternatives)
     if progress is not None:
         progress("done", 1.0)
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
+
+
+def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
+                 order: Sequence[int], target_m: float, protected: set[int],
+                 chosen: Sequence[_Candidate], rng: np.random.Generator) -> _Candidate | None:
+    """One more loop that avoids the ways of the loops already chosen."""
+    used = [e for c in chosen for e in c.edges]
+    alt = _Planner(planner.r, planner.penalized(used), planner.tol_m)
+    best: _Candidate | None = None
+    for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None):
+        if c.length_m < 0.97 * target_m:
+            c.controls, c.edges = alt.grow(c.controls, target_m)
+        c.edges = alt.tune(c.edges, protected, target_m)
+        c.length_m = alt.length(c.edges)
+        if not c.edges or any(_shared_share(planner, c.edges, o.edges) > 0.5 for o in chosen):
+            continue
+        c.score = _score(network, planner, c.edges, target_m)
+        if best is None or c.score < best.score:
+            best = c
+    if best is not None:
+        best.label = f"alternative ({best.label})"
+    return best
 
 
 def _reachable_router(r: Router, start: int, via: Sequence[int], target_m: float) -> Router:
