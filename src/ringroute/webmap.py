@@ -53,7 +53,7 @@ _T: dict[str, dict[str, str]] = {
     "alternative": {"en": "Alternative", "de": "Alternative", "ja": "代替ルート"},
     "cycleway": {"en": "cycleways", "de": "Radwege", "ja": "自転車道"},
     "quiet": {"en": "quiet roads", "de": "ruhige Straßen", "ja": "静かな道"},
-    "tertiary": {"en": "minor through roads", "de": "Nebenstraßen", "ja": "補助幹線道路"},
+    "tertiary": {"en": "minor through roads", "de": "Verbindungsstraßen", "ja": "補助幹線道路"},
     "main_with_cycleway": {"en": "main roads with cycle lane", "de": "Hauptstraßen mit Radweg",
                            "ja": "自転車レーン付き幹線道路"},
     "main": {"en": "main roads", "de": "Hauptstraßen", "ja": "幹線道路"},
