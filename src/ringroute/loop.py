@@ -231,11 +231,30 @@ class _Planner:
                 w[fresh] = self.w[fresh] * (1.0 + _REUSE_PENALTY)
         return legs
 
-    def grow(self, controls: list[int], target_m: float,
+    def split_legs(self, controls: Sequence[int], edges: Sequence[int]) -> list[list[int]] | None:
+        """Cut a routed loop into its legs between consecutive controls."""
+        legs: list[list[int]] = []
+        k = 1
+        cur: list[int] = []
+        for e in edges:
+            cur.append(e)
+            if k < len(controls) and int(self.r.dst[e]) == controls[k]:
+                legs.append(cur)
+                cur = []
+                k += 1
+        if cur or k != len(controls):
+            return None
+        return legs
+
+    def grow(self, controls: list[int], target_m: float, edges: Sequence[int] | None = None,
              max_insert: int = 12) -> tuple[list[int], list[int]]:
-        """Insert via points into the longest legs until the loop nears ``target_m``."""
+        """Insert via points into the longest legs until the loop nears ``target_m``.
+
+        Starts from ``edges`` (the candidate's own route) when given.
+        """
         r = self.r
-        legs = self.route_legs(controls)
+        split = self.split_legs(controls, edges) if edges else None
+        legs = split if split is not None else self.route_legs(controls)
         if not any(legs):
             return controls, []
         grown = False
@@ -291,9 +310,13 @@ class _Planner:
             controls = [*controls[: t + 1], v, *controls[t + 1:]]
             legs = [*legs[:t], leg1, leg2, *legs[t + 1:]]
             grown = True
+        out = [e for leg in legs for e in leg]
         if grown:  # re-route the whole loop once, now minding turns
-            legs = self.route_legs(controls)
-        return controls, [e for leg in legs for e in leg]
+            rerouted = [e for leg in self.route_legs(controls) for e in leg]
+            if abs(self.length(rerouted) - target_m) <= max(
+                    abs(self.length(out) - target_m), 0.03 * target_m):
+                out = rerouted
+        return controls, out
 
     def length(self, edges: Sequence[int]) -> float:
         return float(self.r.length[np.asarray(edges, dtype=np.int64)].sum()) if edges else 0.0
@@ -635,7 +658,7 @@ def plan_loops(
         progress("tuning lengths", 0.7)
     for c in candidates:
         if c.length_m < 0.97 * target_m:
-            c.controls, c.edges = planner.grow(c.controls, target_m)
+            c.controls, c.edges = planner.grow(c.controls, target_m, c.edges)
             c.length_m = planner.length(c.edges)
         c.score = _quick_score(planner, c.edges, target_m)
     # tune the promising ones only: tuning costs dozens of searches per candidate
@@ -704,7 +727,7 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     best: _Candidate | None = None
     for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None):
         if c.length_m < 0.97 * target_m:
-            c.controls, c.edges = alt.grow(c.controls, target_m)
+            c.controls, c.edges = alt.grow(c.controls, target_m, c.edges)
         c.edges = alt.tune(c.edges, protected, target_m)
         c.length_m = alt.length(c.edges)
         if not c.edges or any(_shared_share(planner, c.edges, o.edges) > 0.5 for o in chosen):
