@@ -656,6 +656,13 @@ def plan_loops(
         raise InfeasibleLoopError(msg)
     if progress is not None:
         progress("tuning lengths", 0.7)
+    keep = max(3, alternatives + 2)
+    # growing costs searches too: grow only the best-shaped short candidates
+    short = [c for c in candidates if c.length_m < 0.97 * target_m]
+    if len(short) > keep + 1:
+        short.sort(key=lambda c: _shape_score(planner, c.edges))
+        dropped = {id(c) for c in short[keep:] if c.label != "shortest"}
+        candidates = [c for c in candidates if id(c) not in dropped]
     for c in candidates:
         if c.length_m < 0.97 * target_m:
             c.controls, c.edges = planner.grow(c.controls, target_m, c.edges)
@@ -663,7 +670,6 @@ def plan_loops(
         c.score = _quick_score(planner, c.edges, target_m)
     # tune the promising ones only: tuning costs dozens of searches per candidate
     candidates.sort(key=lambda c: c.score)
-    keep = max(3, alternatives + 2)
     # prefer a diverse set (alternatives must differ), then fill up by score; the exact
     # shortest loop always stays: it is feasible whenever the target is
     diverse: list[_Candidate] = []
@@ -782,9 +788,27 @@ def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float)
     err = abs(length - target_m) / target_m
     rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
     cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
-    lat, lon, _, _ = _polyline(network, p, edges)
-    turns = turns_per_km(lat, lon, length)
-    return 10.0 * err + 10.0 * rep + cost_ratio + 0.1 * turns
+    return 10.0 * err + 10.0 * rep + cost_ratio + 0.1 * _junction_turns_per_km(p, edges)
+
+
+def _shape_score(p: _Planner, edges: Sequence[int]) -> float:
+    """Rank loops by shape alone: repeats, bike cost and turning, not length."""
+    if not edges:
+        return math.inf
+    idx = np.asarray(edges, dtype=np.int64)
+    length = float(p.r.length[idx].sum())
+    rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
+    return 10.0 * rep + float(p.w[idx].sum()) / max(length, 1.0) + 0.1 * (
+        _junction_turns_per_km(p, edges))
+
+
+def _junction_turns_per_km(p: _Planner, edges: Sequence[int]) -> float:
+    """Turns of more than 50° where consecutive edges meet, per km (a cheap proxy)."""
+    idx = np.asarray(edges, dtype=np.int64)
+    if len(idx) < 2:
+        return 0.0
+    delta = np.abs((p.r.head_out[idx[1:]] - p.r.head_in[idx[:-1]] + 180.0) % 360.0 - 180.0)
+    return float(np.count_nonzero(delta > 50.0)) / max(p.length(edges) / 1000.0, 1e-3)
 
 
 def _shape_candidates(
