@@ -163,7 +163,8 @@ def _place(net: Network, node: int, key: str) -> SnappedPlace:
     return SnappedPlace(place=Place(key=key, lat=d["y"], lon=d["x"]), node=node, snap_m=0.0)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(8, 12), m=st.integers(8, 12),
     drop=st.lists(st.booleans().map(lambda b: b and False) | st.just(True), min_size=7,
@@ -192,7 +193,14 @@ def test_property_loops(n: int, m: int, drop: list[bool], factors: list[float],
         with pytest.raises(InfeasibleLoopError, match="too short"):
             plan_loops(net, start, via, target_km=target_m / 1000, tolerance=tol)
         return
-    loops = plan_loops(net, start, via, target_km=target_m / 1000, tolerance=tol)
+    try:
+        loops = plan_loops(net, start, via, target_km=target_m / 1000, tolerance=tol)
+    except InfeasibleLoopError as exc:
+        # whether a loop over a third or more of all ways exists (one-way streets,
+        # dead ends) is not cheap to decide; up to that, a loop must be found
+        assert target_m > total_m / 3, exc
+        assert "too long for this network" in str(exc)
+        return
     loop = loops[0]
     _check_loop(loop, net)
     assert abs(loop.length_m - target_m) <= tol * target_m

@@ -608,8 +608,39 @@ def plan_loops(
     if not 1 <= alternatives <= 20:
         msg = f"alternatives={alternatives} is out of range: valid is 1 to 20"
         raise InputError(msg)
-    r = _reachable_router(network.router, network.router.index[start.node],
-                          [network.router.index[v.node] for v in via], target_km * 1000.0)
+    full = network.router
+    s_idx, v_idx = full.index[start.node], [full.index[v.node] for v in via]
+    exact = _reachable_router(full, s_idx, v_idx, 0.55 * target_km * 1000.0 + 500.0)
+    # a loop shaped around a circle stays well inside 0.3 × its length from the start:
+    # plan there first (cheaper searches), and in the exact disk if that fails
+    local = _reachable_router(exact, exact.index[start.node],
+                              [exact.index[v.node] for v in via],
+                              0.3 * target_km * 1000.0 + 2000.0)
+    if local is not exact:
+        try:
+            return _plan_on(network, local, start, via, target_km=target_km,
+                            tolerance=tolerance, alternatives=alternatives, seed=seed,
+                            prefs=prefs, progress=progress)
+        except InfeasibleLoopError as exc:
+            log.info("no loop in the near part of the network (%s); searching wider", exc)
+    return _plan_on(network, exact, start, via, target_km=target_km, tolerance=tolerance,
+                    alternatives=alternatives, seed=seed, prefs=prefs, progress=progress)
+
+
+def _plan_on(
+    network: Network,
+    r: Router,
+    start: SnappedPlace,
+    via: Sequence[SnappedPlace],
+    *,
+    target_km: float,
+    tolerance: float,
+    alternatives: int,
+    seed: int,
+    prefs: Preferences | None,
+    progress: ProgressFn | None,
+) -> list[Loop]:
+    """Plan on router ``r`` (the whole network or a part of it); see :func:`plan_loops`."""
     target_m = target_km * 1000.0
     weights = edge_weights(r, prefs)
     places = [start, *[v for v in via if v.node != start.node]]
@@ -746,20 +777,20 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     return best
 
 
-def _reachable_router(r: Router, start: int, via: Sequence[int], target_m: float) -> Router:
-    """The part of the network a loop of ``target_m`` from ``start`` can reach.
+def _reachable_router(r: Router, start: int, via: Sequence[int], radius_m: float) -> Router:
+    """The part of the network within ``radius_m`` of riding from and to ``start``.
 
-    No point of such a loop is farther than half its length from the start, so
-    restricting the search to that disk loses nothing and makes every search on a
-    large network cheaper.
+    No point of a loop is farther than half its length from the start, so a radius
+    of half the (tolerated) length loses nothing and makes every search on a large
+    network cheaper. Small networks and radii that keep most nodes return ``r``.
     """
     if r.n_nodes < 20_000:
         return r
-    out = r.shortest_paths(start, r.length, limit=0.55 * target_m + 500.0)
+    out = r.shortest_paths(start, r.length, limit=radius_m)
     keep = np.isfinite(out.dist)
     if keep.all() or not all(keep[v] for v in via):
         return r
-    back = r.shortest_paths_to(start, r.length, limit=0.55 * target_m + 500.0)
+    back = r.shortest_paths_to(start, r.length, limit=radius_m)
     keep &= np.isfinite(back.dist)
     if keep.sum() > 0.8 * r.n_nodes:
         return r
