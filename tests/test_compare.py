@@ -580,3 +580,18 @@ def test_twin_refuses_a_ride_without_city(gpx_files: list[Path], settings: Setti
     with pytest.raises(InputError, match=r"heidelberg\.gpx' lies in no city catalogue"):
         run_compare(req, settings=settings)
     assert not (tmp_path / "o").exists()
+
+
+def test_offline_report_loads_nothing_remote(loops: list[Loop], science_city: Network,
+                                             tsukuba: City) -> None:
+    import re
+
+    from ringroute.compare import compare_loops, render_report
+
+    metrics = compare_loops(loops, science_city, city=tsukuba)
+    online = render_report(metrics)
+    offline = render_report(metrics, offline=True)
+    remote = re.compile(r"(?:src|href)=(?:&quot;|\")https?://[^\"&]*\.(?:js|css)")
+    assert remote.search(online)
+    assert not remote.search(offline)
+    assert "L.version" in offline or "Leaflet" in offline

@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--twin", action="store_true",
                       help="twin report: two rides in two cities side by side")
     comp.add_argument("--no-download", action="store_true", help="never download")
+    comp.add_argument("--offline-map", action="store_true",
+                      help="inline Leaflet into the report so its maps work without internet")
     comp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     sights = sub.add_parser("sights", help="list a city's sights")
@@ -186,6 +188,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
     req = CompareRequest(
         files=tuple(args.files), city=args.city, osm_path=args.osm, out_dir=args.out,
         speed_kmh=args.speed, lang=args.lang, twin=args.twin, download=not args.no_download,
+        offline_map=args.offline_map,
     )
     result = run_compare(req)
     if args.json:

@@ -87,6 +87,7 @@ from ringroute.errors import InputError, OSMDataError
 from ringroute.loop import Loop
 from ringroute.network import Network, load_network
 from ringroute.settings import Settings, get_settings
+from ringroute.webmap import ATTRIBUTION_HTML, inline_leaflet
 
 log = logging.getLogger("ringroute")
 
@@ -121,9 +122,6 @@ GROUP_COLORS: dict[str, str] = {
 }
 COLORS: tuple[str, ...] = ("#d7301f", "#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363",
                            "#c51b8a", "#8c6d31")
-ATTRIBUTION_HTML = (
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
-)
 
 _L: dict[str, dict[str, str]] = {
     "title": {"en": "Route comparison", "de": "Routenvergleich", "ja": "ルート比較"},
@@ -652,6 +650,7 @@ class CompareRequest:
     lang: str = "en"
     twin: bool = False
     download: bool = True
+    offline_map: bool = False
 
 
 @dataclass(kw_only=True)
@@ -853,7 +852,7 @@ def run_compare(
         progress("writing report", 0.95)
     result.written = write_report(metrics, req.out_dir, output_stem(req.files, twin=req.twin),
                                   lang=req.lang, twin=req.twin, speed_kmh=req.speed_kmh,
-                                  city=city)
+                                  city=city, offline=req.offline_map)
     if progress is not None:
         progress("done", 1.0)
     return result
@@ -987,12 +986,15 @@ def _csv(metrics: Sequence[RouteMetrics]) -> str:
     return buf.getvalue()
 
 
-def _route_map(metrics: Sequence[RouteMetrics], colors: Sequence[str], lang: str) -> str:
+def _route_map(metrics: Sequence[RouteMetrics], colors: Sequence[str], lang: str,
+               offline: bool = False) -> str:
     """A standalone Folium page with one toggleable layer per route."""
     lats = [x for m in metrics for la, _ in m.track for x in la]
     lons = [x for m in metrics for _, lo in m.track for x in lo]
     center = (float(np.mean(lats)), float(np.mean(lons))) if lats else (0.0, 0.0)
     fmap = folium.Map(location=center, zoom_start=13, tiles=None, control_scale=True)
+    if offline:
+        inline_leaflet(fmap)
     folium.TileLayer("OpenStreetMap", attr=ATTRIBUTION_HTML, name="OpenStreetMap").add_to(fmap)
     for n, (m, color) in enumerate(zip(metrics, colors, strict=True)):
         label = f"{n + 1}. {m.name}: {m.gpx_length_m / 1000:.1f} km"
@@ -1034,7 +1036,7 @@ def _route_map(metrics: Sequence[RouteMetrics], colors: Sequence[str], lang: str
     if not isinstance(root, Figure):  # pragma: no cover - folium always makes one
         msg = "folium map without a page"
         raise TypeError(msg)
-    note = (f'<div class="rr-attribution" style="position:fixed;bottom:22px;left:8px;'
+    note = (f'<div class="rr-attribution" style="position:fixed;top:10px;left:60px;'
             f'z-index:1000;background:#fff;padding:2px 6px;font:11px sans-serif">'
             f"{ATTRIBUTION_HTML}</div>")
     _Raw(note).add_to(root.html, name="rr_attribution")
@@ -1152,6 +1154,7 @@ def render_report(
     lang: str = "en",
     title: str | None = None,
     twin: bool = False,
+    offline: bool = False,
 ) -> str:
     """The HTML report: map(s), metrics table, sights and bar charts.
 
@@ -1171,11 +1174,11 @@ def render_report(
             parts.append(
                 f'<section class="rr-side"><h2><span class="rr-swatch" style="color:{colors[i]}">'
                 f"&#9632;</span> {i + 1}. {_e(m.name)} — {_e(city)}</h2>"
-                f"{_iframe(_route_map([m], [colors[i]], lang), m.name)}</section>")
+                f"{_iframe(_route_map([m], [colors[i]], lang, offline), m.name)}</section>")
         parts.append("</div>")
     else:
         parts.append(f"<h2>{_e(_t('map', lang))}</h2>"
-                     f"{_iframe(_route_map(metrics, colors, lang), heading)}")
+                     f"{_iframe(_route_map(metrics, colors, lang, offline), heading)}")
     parts.append(f'<p class="rr-attribution">{_e(_t("odbl", lang))}: {ATTRIBUTION_HTML} '
                  '(<a href="https://opendatacommons.org/licenses/odbl/1-0/">ODbL 1.0</a>)</p>')
     # metrics: one column per route
@@ -1215,6 +1218,7 @@ def write_report(
     speed_kmh: float | None = None,
     city: City | None = None,
     extra: Mapping[str, object] | None = None,
+    offline: bool = False,
 ) -> list[Path]:
     """Write ``<stem>.csv``, ``<stem>.json`` and ``<stem>.html`` into ``out_dir`` atomically.
 
@@ -1239,6 +1243,8 @@ def write_report(
         Recorded in the JSON.
     extra
         More top-level entries for the JSON document.
+    offline
+        Inline Leaflet into the maps so the report works without internet.
 
     Returns
     -------
@@ -1263,7 +1269,7 @@ def write_report(
     doc = report_document(metrics, twin=twin, speed_kmh=speed, city=city)
     if extra:
         doc.update(extra)
-    page = render_report(metrics, lang=lang, title=title, twin=twin)
+    page = render_report(metrics, lang=lang, title=title, twin=twin, offline=offline)
     csv_text = _csv(metrics)
     return [
         atomic_write_text(out_dir / f"{safe}.csv", csv_text),

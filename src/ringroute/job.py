@@ -244,7 +244,8 @@ def export(req: PlanRequest, city: City | None, network: Network,
         metrics = compare_loops(list(loops), network, city=city, speed_kmh=req.speed_kmh,
                                 lang=req.lang)
         result.compare_paths = write_report(metrics, out, f"{stem}-compare", lang=req.lang,
-                                            city=city, speed_kmh=req.speed_kmh)
+                                            city=city, speed_kmh=req.speed_kmh,
+                                            offline=req.offline_map)
     result.map_path = write_map(list(loops), out / f"{stem}.html", city=city, lang=req.lang,
                                 offline=req.offline_map)
     return result

@@ -228,6 +228,16 @@ def _summary_html(loops: Sequence[Loop], lang: str, title: str) -> str:
     )
 
 
+def inline_leaflet(m: folium.Map) -> None:
+    """Make ``m`` self-contained: drop folium's CDN links, inline the vendored Leaflet."""
+    # instance attributes shadow folium's class-level CDN lists
+    m.default_js = []
+    m.default_css = []
+    header = _figure(m).header
+    _Raw(f"<style>{leaflet_css()}</style>").add_to(header, name="rr_leaflet_css")
+    _Raw(f"<script>{leaflet_js()}</script>").add_to(header, name="rr_leaflet_js")
+
+
 def build_map(
     loops: Sequence[Loop],
     *,
@@ -271,12 +281,7 @@ def build_map(
     center = (sum(first.lat) / len(first.lat), sum(first.lon) / len(first.lon))
     m = folium.Map(location=center, zoom_start=13, tiles=None, control_scale=True)
     if offline:
-        # instance attributes shadow folium's class-level CDN lists
-        m.default_js = []
-        m.default_css = []
-        header = _figure(m).header
-        _Raw(f"<style>{leaflet_css()}</style>").add_to(header, name="rr_leaflet_css")
-        _Raw(f"<script>{leaflet_js()}</script>").add_to(header, name="rr_leaflet_js")
+        inline_leaflet(m)
     folium.TileLayer("OpenStreetMap", attr=ATTRIBUTION_HTML, name="OpenStreetMap").add_to(m)
     heading = title or (
         f"{city.name(lang)} – {first.target_m / 1000:g} km" if city else
