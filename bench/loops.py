@@ -57,7 +57,7 @@ from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, Input
 from ringroute.loop import Loop, plan_loops
 from ringroute.network import Network, network_from_file
 from ringroute.settings import Settings
-from ringroute.sights import Place, SnappedPlace
+from ringroute.sights import Place, SnappedPlace, snap
 from routino_peer import PeerRoute, RoutinoDB
 from synth import network_km, synth_network
 
@@ -327,9 +327,19 @@ def make_requests(info: NetInfo, n: int, seed: int) -> list[Request]:
         start = int(rng.choice(central))
         sights = _pick_sights(net, central, start, k, target, rng)
         ids = r.node_ids
-        out.append(Request(info.name, i, kind, int(ids[start]),
-                           tuple(int(ids[s]) for s in sights), round(target, 2)))
+        # the drawn positions enter as a user's "lat,lon" would: snapped by the CLI's rule
+        # (a node on a dead-end spur gives way to a loop-able one within 100 m)
+        start_id = _as_user_would(net, int(ids[start]))
+        sight_ids = tuple(dict.fromkeys(
+            s for s in (_as_user_would(net, int(ids[x])) for x in sights) if s != start_id))
+        out.append(Request(info.name, i, kind, start_id, sight_ids, round(target, 2)))
     return out
+
+
+def _as_user_would(net: Network, node: int) -> int:
+    g = net.graph.nodes[node]
+    place = Place(key=f"n{node}", lat=float(g["y"]), lon=float(g["x"]))
+    return snap(place, net, max_snap_m=500.0).node
 
 
 # ------------------------------------------------------------------ running

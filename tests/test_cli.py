@@ -41,6 +41,8 @@ def test_plan_end_to_end(tmp_path: Path, tsukuba_sights: dict[str, tuple[float, 
     assert abs(route["length_m"] - 30000) <= 0.03 * 30000
     assert sorted(route["sights"]) == ["botgarden", "expo", "univ"]
     assert 0 <= route["overlap_ratio"] <= 1
+    assert [s["key"] for s in route["stops"]] == ["station", *route["sights"]]
+    assert all(0 <= s["snap_m"] <= 500 for s in route["stops"])
     gpx_path, map_path = Path(route["gpx"]), Path(route["map"])
     assert gpx_path == out / "tsukuba-30km.gpx" and map_path == out / "tsukuba-30km.html"
     xmlschema.XMLSchema(str(GPX_XSD)).validate(str(gpx_path))

@@ -108,3 +108,59 @@ def test_fuzz_osm_loader(data: st.DataObject, tmp_path_factory: pytest.TempPathF
         assert "\n" not in str(exc)
         return
     assert net.graph.number_of_nodes() > 0
+
+
+@pytest.fixture(scope="module")
+def written_gpx(tmp_path_factory: pytest.TempPathFactory, science_city: Network) -> bytes:
+    from ringroute.cities import load_city
+    from ringroute.gpx import write_gpx
+    from ringroute.sights import resolve, snap
+
+    city = load_city("tsukuba")
+    start = snap(resolve("station", city), science_city, max_snap_m=500)
+    loop = plan_loops(science_city, start, [], target_km=8)[0]
+    path = write_gpx(loop, tmp_path_factory.mktemp("gpx") / "loop.gpx", city=city,
+                     lang="ja", max_points=150, with_route=True)
+    return path.read_bytes()
+
+
+@pytest.mark.fuzz
+@settings(max_examples=150, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_gpx_importer(data: st.DataObject, written_gpx: bytes,
+                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Mutated GPX files: the importer returns a route or raises GPXImportError only."""
+    from ringroute._gpxread import read_gpx
+    from ringroute.errors import GPXImportError
+
+    blob = bytearray(written_gpx)
+    snippets = [b"<!DOCTYPE gpx [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>", b"&x;",
+                b"<trkpt lat='91' lon='0'/>", b"<trkpt lat='nan' lon='inf'/>", b"\xff\xfe",
+                b"</trkseg>", b"<ele>high</ele>", b"<![CDATA[", b"lat=\"\""]
+    ops = data.draw(st.lists(st.tuples(
+        st.sampled_from(["cut", "flip", "insert", "snippet", "delete"]),
+        st.integers(0, len(blob) - 1), st.binary(min_size=1, max_size=8),
+        st.sampled_from(snippets)), min_size=1, max_size=4))
+    for op, pos, chunk, snippet in ops:
+        if not blob:
+            break
+        pos %= len(blob)
+        if op == "cut":
+            del blob[pos:]
+        elif op == "flip":
+            blob[pos] ^= 0x5A
+        elif op == "insert":
+            blob[pos:pos] = chunk
+        elif op == "snippet":
+            blob[pos:pos] = snippet
+        else:
+            del blob[pos:pos + 200]
+    path = tmp_path_factory.mktemp("gpxfuzz") / "mutant.gpx"
+    path.write_bytes(bytes(blob))
+    try:
+        route = read_gpx(path)
+    except GPXImportError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert route is not None

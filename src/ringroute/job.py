@@ -78,6 +78,8 @@ class PlanResult:
                     "overlap_ratio": round(loop.overlap_ratio, 4),
                     "sights": [s.key for s in loop.sights],
                     "start": loop.stops[0].key,
+                    "stops": [{"key": s.key, "snap_m": round(s.place.snap_m, 1),
+                               "at_m": round(s.at_m, 1)} for s in loop.stops],
                     "turns_per_km": round(loop.turns_per_km, 2),
                     "way_class_share": {k: round(v, 4) for k, v in
                                         loop.way_class_share().items()},
