@@ -231,6 +231,75 @@ class _Planner:
                 w[fresh] = self.w[fresh] * (1.0 + _REUSE_PENALTY)
         return legs
 
+    def untangle(self, edges: list[int], protected: set[int], max_fixes: int = 6) -> list[int]:
+        """Replace stretches ridden a second time by paths through unused nodes.
+
+        A stretch that leads to or from a sight on a dead end is left alone (it
+        cannot be ridden any other way); the length is re-tuned afterwards.
+        """
+        r = self.r
+        for _ in range(max_fixes):
+            idx = np.asarray(edges, dtype=np.int64)
+            phys = self.phys[idx]
+            _, first_pos, counts = np.unique(phys, return_index=True, return_counts=True)
+            repeated = np.zeros(len(idx), dtype=bool)
+            for key_pos, cnt in zip(first_pos.tolist(), counts.tolist(), strict=True):
+                if cnt > 1:
+                    repeated |= phys == phys[key_pos]
+            # later occurrences only: keep the first ride of every way
+            seen: set[int] = set()
+            later = np.zeros(len(idx), dtype=bool)
+            for k, (ph, rep) in enumerate(zip(phys.tolist(), repeated.tolist(), strict=True)):
+                if rep and ph in seen:
+                    later[k] = True
+                seen.add(ph)
+            if not later.any():
+                break
+            nodes = self.nodes_of(edges)
+            runs: list[tuple[int, int]] = []
+            k = 0
+            while k < len(later):
+                if later[k]:
+                    j = k
+                    while j < len(later) and later[j]:
+                        j += 1
+                    runs.append((k, j))
+                    k = j
+                else:
+                    k += 1
+            on_loop = np.zeros(r.n_nodes, dtype=bool)
+            on_loop[np.asarray(nodes, dtype=np.int64)] = True
+            w = self.w.copy()
+            w[on_loop[r.dst]] = np.inf
+            fixed = False
+            for i, j in sorted(runs, key=lambda ij: -(ij[1] - ij[0])):
+                if any(nodes[p] in protected for p in range(i + 1, j)):
+                    continue
+                a, b = nodes[i], nodes[j]
+                arc = float(r.length[idx[i:j]].sum())
+                sp = r.shortest_paths(a, w, limit=4.0 * arc + 2000.0)
+                lo, hi = int(r.in_indptr[b]), int(r.in_indptr[b + 1])
+                best: tuple[float, int, int] | None = None
+                for e_in in r.in_edges[lo:hi].tolist():
+                    wn = int(r.src[e_in])
+                    if wn != a and (on_loop[wn] or not math.isfinite(sp.dist[wn])):
+                        continue
+                    if wn == a and int(self.phys[e_in]) in set(phys.tolist()):
+                        continue
+                    cost = (0.0 if wn == a else float(sp.dist[wn])) + float(self.w[e_in])
+                    if best is None or cost < best[0]:
+                        best = (cost, wn, int(e_in))
+                if best is None:
+                    continue
+                _, wn, e_in = best
+                detour = ([] if wn == a else r.path_edges(sp, wn)) + [e_in]
+                edges = edges[:i] + detour + edges[j:]
+                fixed = True
+                break
+            if not fixed:
+                break
+        return edges
+
     def split_legs(self, controls: Sequence[int], edges: Sequence[int]) -> list[list[int]] | None:
         """Cut a routed loop into its legs between consecutive controls."""
         legs: list[list[int]] = []
@@ -712,7 +781,7 @@ def _plan_on(
     diverse += rest[: max(0, keep - len(diverse))]
     candidates = diverse + [c for c in rest if c.label == "shortest" and c not in diverse]
     for c in candidates:
-        c.edges = planner.tune(c.edges, protected, target_m)
+        c.edges = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
         c.length_m = planner.length(c.edges)
         c.score = _score(network, planner, c.edges, target_m)
     candidates.sort(key=lambda c: c.score)
