@@ -58,18 +58,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import folium
-import jinja2
 import numpy as np
 import numpy.typing as npt
-from branca.element import Element, Figure
+from branca.element import Figure
 from scipy.spatial import cKDTree
 
 from ringroute import __version__
 from ringroute._geo import LocalProjection, haversine_m_array
 from ringroute._gpxread import GPXRoute, TrackSegment, read_gpx
+from ringroute._html import Raw as _Raw
+from ringroute._html import escape as _e
+from ringroute._html import tooltip as _tooltip
 from ringroute._io import atomic_write_text
 from ringroute._mapmatch import (
     MATCHED_WITHIN_M,
@@ -892,56 +893,6 @@ def _run_twin(req: CompareRequest, routes: Sequence[GPXRoute], s: Settings,
 
 
 # ---------------------------------------------------------------- outputs
-_EXTRA_ESCAPES = str.maketrans({
-    "{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;", "\\": "&#92;",
-})
-
-
-def _e(text: object) -> str:
-    """HTML-escape ``text``, also braces (Jinja), backtick/dollar (JS templates), backslash."""
-    return html.escape(str(text), quote=True).translate(_EXTRA_ESCAPES)
-
-
-def _js(value: object) -> str:
-    """``value`` as a JavaScript literal that is safe inside ``<script>``."""
-    return (
-        json.dumps(value, ensure_ascii=False)
-        .replace("<", "\\u003c").replace(">", "\\u003e")
-        .replace("&", "\\u0026").replace("'", "\\u0027")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    )
-
-
-class _Raw(Element):
-    """Verbatim page text (not a Jinja template)."""
-
-    _template = jinja2.Template("{{ this.data }}")
-
-    def __init__(self, data: str) -> None:
-        super().__init__()
-        self._name = "Raw"
-        self.data = data
-
-
-class _Tooltip(Element):
-    """``parent.bindTooltip(content)`` with already-escaped HTML passed as a JSON string."""
-
-    def __init__(self, content: str) -> None:
-        super().__init__()
-        self._name = "RRTooltip"
-        self.content = content
-
-    def render(self, **kwargs: Any) -> str:
-        """Add the binding call to the page's script (returns ``""``)."""
-        root = self.get_root()
-        if self._parent is None or not isinstance(root, Figure):
-            msg = "the tooltip must be added to a path or marker on a map first"
-            raise TypeError(msg)
-        js = f"{self._parent.get_name()}.bindTooltip({_js(self.content)}, {{sticky: true}});"
-        _Raw(js).add_to(root.script, name=self.get_name())
-        return ""
-
-
 def _csv_cell(value: object) -> str:
     """Text for a CSV cell; text that spreadsheets would run as a formula is quoted with '."""
     text = "" if value is None else str(value)
@@ -1005,19 +956,19 @@ def _route_map(metrics: Sequence[RouteMetrics], colors: Sequence[str], lang: str
             line = folium.PolyLine(  # type: ignore[no-untyped-call]
                 list(zip(la, lo, strict=True)), color=color, weight=5, opacity=0.8,
                 class_name=f"rr-track rr-track-{n}")
-            _Tooltip(_e(label)).add_to(line)
+            _tooltip(_e(label)).add_to(line)
             line.add_to(layer)
         for la, lo in zip(m.path.lat, m.path.lon, strict=True):
             line = folium.PolyLine(  # type: ignore[no-untyped-call]
                 list(zip(la, lo, strict=True)), color="#222", weight=2, opacity=0.7,
                 dash_array="4 6", class_name=f"rr-matched rr-matched-{n}")
-            _Tooltip(_e(f"{label} ({_t('matched_path', lang)})")).add_to(line)
+            _tooltip(_e(f"{label} ({_t('matched_path', lang)})")).add_to(line)
             line.add_to(layer)
         if m.track and m.track[0][0]:
             start = folium.CircleMarker(
                 (m.track[0][0][0], m.track[0][1][0]), radius=7, color="#111", weight=2,
                 fill=True, fill_color=color, fill_opacity=1.0)
-            _Tooltip(_e(f"{_t('start', lang)}: {m.name}")).add_to(start)
+            _tooltip(_e(f"{_t('start', lang)}: {m.name}")).add_to(start)
             start.add_to(layer)
         if m.city is not None:
             by_key = {s.key: s for s in m.city.sights}
@@ -1026,7 +977,7 @@ def _route_map(metrics: Sequence[RouteMetrics], colors: Sequence[str], lang: str
                 mk = folium.CircleMarker(
                     (sight.lat, sight.lon), radius=6, color=color, weight=3, fill=True,
                     fill_color="#fff", fill_opacity=1.0)
-                _Tooltip(_e(f"{p.name} — {_t('at_km', lang)} {p.km:.1f}")).add_to(mk)
+                _tooltip(_e(f"{p.name} — {_t('at_km', lang)} {p.km:.1f}")).add_to(mk)
                 mk.add_to(layer)
         layer.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)

@@ -19,18 +19,18 @@ the summary box.
 
 from __future__ import annotations
 
-import html
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import folium
-import jinja2
-from branca.element import Element, Figure
 
 from ringroute._assets import leaflet_css, leaflet_js
 from ringroute._geo import bearing_deg
+from ringroute._html import Raw as _Raw
+from ringroute._html import escape as _e
+from ringroute._html import figure_of as _figure
+from ringroute._html import popup as _popup
+from ringroute._html import tooltip as _tooltip
 from ringroute._io import atomic_write_text
 from ringroute.cities import LANGUAGES, City
 from ringroute.loop import Loop
@@ -64,85 +64,6 @@ _T: dict[str, dict[str, str]] = {
 def t(key: str, lang: str) -> str:
     """UI text ``key`` in ``lang`` (English fallback)."""
     return _T[key].get(lang) or _T[key]["en"]
-
-
-_EXTRA_ESCAPES = str.maketrans({
-    "{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;", "\\": "&#92;",
-})
-
-
-def _e(text: object) -> str:
-    """Escape ``text`` for any place in the page where HTML is parsed.
-
-    Besides ``& < > " '``, the braces (Jinja), backtick and dollar sign
-    (JavaScript template literals) and backslash become character references,
-    which the browser turns back into the same characters when it parses the
-    HTML.
-    """
-    return html.escape(str(text), quote=True).translate(_EXTRA_ESCAPES)
-
-
-def _js(value: object) -> str:
-    """``value`` as a JavaScript literal that is safe inside ``<script>``."""
-    return (
-        json.dumps(value, ensure_ascii=False)
-        .replace("<", "\\u003c").replace(">", "\\u003e")
-        .replace("&", "\\u0026").replace("'", "\\u0027")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    )
-
-
-class _Raw(Element):
-    """Verbatim page text: unlike ``branca.element.Element(text)`` it is not a template."""
-
-    _template = jinja2.Template("{{ this.data }}")
-
-    def __init__(self, data: str) -> None:
-        super().__init__()
-        self._name = "Raw"
-        self.data = data
-
-
-class _Bind(Element):
-    """``parent.bindPopup(content, options)`` or ``parent.bindTooltip(...)``.
-
-    The content is already-escaped HTML; it is emitted as a JSON string and
-    never passes through Jinja, template literals or jQuery.
-    """
-
-    def __init__(self, method: str, content: str, options: Mapping[str, Any]) -> None:
-        super().__init__()
-        self._name = "Bind"
-        self.method = method
-        self.content = content
-        self.options = dict(options)
-
-    def render(self, **kwargs: Any) -> str:
-        """Add the binding call to the page's script (returns ``""``)."""
-        if self._parent is None:
-            msg = "_Bind must be added to a marker or path first"
-            raise TypeError(msg)
-        js = (f"{self._parent.get_name()}.{self.method}("
-              f"{_js(self.content)}, {_js(self.options)});")
-        _Raw(js).add_to(_figure(self).script, name=self.get_name())
-        return ""
-
-
-def _figure(element: Element) -> Figure:
-    """Return the page (``branca`` ``Figure``) that ``element`` belongs to."""
-    root = element.get_root()
-    if not isinstance(root, Figure):
-        msg = "the element is not part of a map page"
-        raise TypeError(msg)
-    return root
-
-
-def _popup(html_text: str, max_width: int = 300) -> _Bind:
-    return _Bind("bindPopup", html_text, {"maxWidth": max_width})
-
-
-def _tooltip(html_text: str) -> _Bind:
-    return _Bind("bindTooltip", html_text, {"sticky": True})
 
 
 def _badge(text: str, color: str, size: int, kind: str) -> folium.DivIcon:
