@@ -224,3 +224,33 @@ def test_three_alternatives_pairwise_distinct(tsukuba: City, science_city: Netwo
             ways_b = {(min(u, v), max(u, v)) for u, v, _ in b.edges}
             shared = sum(length for key, length in ways_a.items() if key in ways_b)
             assert shared / min(a.length_m, b.length_m) <= 0.5
+
+
+def test_preferences_change_the_way_mix(tsukuba: City, science_city: Network) -> None:
+    from ringroute.loop import Preferences
+
+    start = _snap(tsukuba, science_city, "station")
+    via = [_snap(tsukuba, science_city, "univ")]
+    plain = plan_loops(science_city, start, via, target_km=20)[0]
+    avoid = plan_loops(science_city, start, via, target_km=20,
+                       prefs=Preferences(avoid=("main", "tertiary")))[0]
+    share = plain.way_class_share()
+    avoided = avoid.way_class_share()
+    busy = share.get("main", 0) + share.get("tertiary", 0)
+    assert busy > 0.1  # the default loop uses some busy roads here
+    assert avoided.get("main", 0) + avoided.get("tertiary", 0) < 0.5 * busy
+    _check_loop(avoid, science_city)
+
+
+def test_prefer_cycleways(heidelberg: Network) -> None:
+    from ringroute.loop import Preferences
+
+    r = heidelberg.router
+    _, idx = r.nearest(49.4036, 8.6757)  # Heidelberg main station
+    node = int(r.node_ids[int(idx[0])])
+    start = SnappedPlace(place=Place(key="hbf", lat=49.4036, lon=8.6757), node=node, snap_m=0)
+    plain = plan_loops(heidelberg, start, [], target_km=30)[0]
+    keen = plan_loops(heidelberg, start, [], target_km=30,
+                      prefs=Preferences(prefer_cycleways=3.0))[0]
+    assert keen.way_class_share().get("cycleway", 0) > plain.way_class_share().get(
+        "cycleway", 0)
