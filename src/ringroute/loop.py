@@ -210,15 +210,20 @@ class _Planner:
                 legs.append([])
                 continue
             crow = math.hypot(float(r.xm[a] - r.xm[b]), float(r.ym[a] - r.ym[b]))
+            # bounded searches first: a target reached within the bound is reached
+            # by its optimal path, and a small bound explores a small disk
+            limits = (1.4 * crow + 800.0, 3.0 * crow + 3000.0, np.inf)
             found = None
             if turns:
-                found = r.route_with_turns(a, b, w, limit=3.0 * crow + 3000.0)
-                if found is None:
-                    found = r.route_with_turns(a, b, w)
+                for limit in limits:
+                    found = r.route_with_turns(a, b, w, limit=limit)
+                    if found is not None:
+                        break
             if found is None:  # plain search, or only a U-turn reaches b
-                sp = r.shortest_paths(a, w, limit=3.0 * crow + 3000.0)
-                if not math.isfinite(sp.dist[b]):
-                    sp = r.shortest_paths(a, w)
+                for limit in limits:
+                    sp = r.shortest_paths(a, w, limit=limit)
+                    if math.isfinite(sp.dist[b]):
+                        break
                 found = r.path_edges(sp, b)
             path = found
             legs.append(path)
