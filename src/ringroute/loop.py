@@ -343,8 +343,10 @@ class _Planner:
             a, b = controls[t], controls[t + 1]
             others = [e for k, leg in enumerate(legs) if k != t for e in leg]
             w = self.penalized(others)
-            fwd = r.shortest_paths(a, w)
-            bwd = r.shortest_paths_to(b, w)
+            # via points of interest lie within about the new leg's length of both ends
+            reach = 1.5 * (leg_len[t] + need) + 1000.0
+            fwd = r.shortest_paths(a, w, limit=reach)
+            bwd = r.shortest_paths_to(b, w, limit=reach)
             la = self.tree_lengths(fwd)
             lb = self.tree_lengths(bwd, reverse=True)
             ok = np.isfinite(fwd.dist) & np.isfinite(bwd.dist) & r.core
