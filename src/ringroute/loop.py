@@ -272,35 +272,37 @@ class _Planner:
                     k = j
                 else:
                     k += 1
-            on_loop = np.zeros(r.n_nodes, dtype=bool)
-            on_loop[np.asarray(nodes, dtype=np.int64)] = True
-            w = self.w.copy()
-            w[on_loop[r.dst]] = np.inf
+            prot_pos = [p for p, nd in enumerate(nodes) if nd in protected]
             fixed = False
-            for i, j in sorted(runs, key=lambda ij: -(ij[1] - ij[0])):
-                if any(nodes[p] in protected for p in range(i + 1, j)):
+            for i0, j0 in sorted(runs, key=lambda ij: -(ij[1] - ij[0])):
+                if any(i0 < p < j0 for p in prot_pos):
                     continue
-                a, b = nodes[i], nodes[j]
-                arc = float(r.length[idx[i:j]].sum())
-                sp = r.shortest_paths(a, w, limit=4.0 * arc + 2000.0)
-                lo, hi = int(r.in_indptr[b]), int(r.in_indptr[b + 1])
-                best: tuple[float, int, int] | None = None
-                for e_in in r.in_edges[lo:hi].tolist():
-                    wn = int(r.src[e_in])
-                    if wn != a and (on_loop[wn] or not math.isfinite(sp.dist[wn])):
+                lo_bound = max([p for p in prot_pos if p <= i0], default=0)
+                hi_bound = min([p for p in prot_pos if p >= j0], default=len(nodes) - 1)
+                # widen the replaced stretch step by step: a repeat at a junction whose
+                # every way the loop already rides can only be avoided further out
+                for d in (0, 2, 5, 10):
+                    i, j = max(lo_bound, i0 - d), min(hi_bound, j0 + d)
+                    a, b = nodes[i], nodes[j]
+                    if a == b:
                         continue
-                    if wn == a and int(self.phys[e_in]) in set(phys.tolist()):
+                    # the replacement may cross the loop at junctions, not ride its ways
+                    outside = np.concatenate([phys[:i], phys[j:]])
+                    w = self.w.copy()
+                    w[np.isin(self.phys, outside)] = np.inf
+                    arc = float(r.length[idx[i:j]].sum())
+                    sp = r.shortest_paths(a, w, limit=3.0 * arc + 2000.0)
+                    if not math.isfinite(sp.dist[b]):
                         continue
-                    cost = (0.0 if wn == a else float(sp.dist[wn])) + float(self.w[e_in])
-                    if best is None or cost < best[0]:
-                        best = (cost, wn, int(e_in))
-                if best is None:
-                    continue
-                _, wn, e_in = best
-                detour = ([] if wn == a else r.path_edges(sp, wn)) + [e_in]
-                edges = edges[:i] + detour + edges[j:]
-                fixed = True
-                break
+                    new = r.path_edges(sp, b)
+                    new_phys = self.phys[np.asarray(new, dtype=np.int64)]
+                    if len(set(new_phys.tolist())) < len(new):
+                        continue
+                    edges = edges[:i] + new + edges[j:]
+                    fixed = True
+                    break
+                if fixed:
+                    break
             if not fixed:
                 break
         return edges
@@ -788,7 +790,18 @@ def _plan_on(
     diverse += rest[: max(0, keep - len(diverse))]
     candidates = diverse + [c for c in rest if c.label == "shortest" and c not in diverse]
     for c in candidates:
-        c.edges = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
+        tuned = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
+        if abs(planner.length(tuned) - target_m) > 0.5 * tolerance * target_m:
+            # untangling can lengthen a loop beyond repair (e.g. the shortest one)
+            plain = planner.tune(c.edges, protected, target_m)
+
+            def rank(e: list[int]) -> tuple[bool, float]:
+                off = abs(planner.length(e) - target_m) > tolerance * target_m
+                return off, _score(network, planner, e, target_m)
+
+            if rank(plain) < rank(tuned):
+                tuned = plain
+        c.edges = tuned
         c.length_m = planner.length(c.edges)
         c.score = _score(network, planner, c.edges, target_m)
     candidates.sort(key=lambda c: c.score)
