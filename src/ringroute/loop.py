@@ -287,9 +287,11 @@ class _Planner:
                     if a == b:
                         continue
                     # the replacement may cross the loop at junctions, not ride its ways
-                    outside = np.concatenate([phys[:i], phys[j:]])
                     w = self.w.copy()
-                    w[np.isin(self.phys, outside)] = np.inf
+                    for part in (idx[:i], idx[j:]):
+                        rev = r.reverse[part]
+                        w[part] = np.inf
+                        w[rev[rev >= 0]] = np.inf
                     arc = float(r.length[idx[i:j]].sum())
                     sp = r.shortest_paths(a, w, limit=3.0 * arc + 2000.0)
                     if not math.isfinite(sp.dist[b]):
