@@ -153,3 +153,18 @@ def test_output_names_cannot_escape(tmp_path: Path) -> None:
                                    target_km=5))
     assert "/" not in stem and ".." not in stem
     assert stem == "pa-wd-5km"
+
+
+def test_alternatives_write_a_comparison(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--via", "univ",
+                   "--km", "20", "--alternatives", "2", "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert len(doc["routes"]) == 2
+    names = {p.name for p in out.iterdir()}
+    assert {"tsukuba-20km.gpx", "tsukuba-20km-alt1.gpx", "tsukuba-20km-compare.csv",
+            "tsukuba-20km-compare.json", "tsukuba-20km-compare.html"} <= names
+    report = json.loads((out / "tsukuba-20km-compare.json").read_text(encoding="utf-8"))
+    lengths = sorted(r["length_m"] for r in report["routes"])
+    assert lengths == pytest.approx(sorted(r["length_m"] for r in doc["routes"]), rel=0.01)
