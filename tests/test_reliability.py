@@ -73,7 +73,8 @@ def test_disconnected_sights_are_named() -> None:
 
 
 @pytest.mark.fuzz
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzz_osm_loader(data: st.DataObject, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Mutated real extracts: the loader either loads a graph or raises OSMDataError."""
@@ -125,7 +126,7 @@ def written_gpx(tmp_path_factory: pytest.TempPathFactory, science_city: Network)
 
 
 @pytest.mark.fuzz
-@settings(max_examples=150, deadline=None, suppress_health_check=[
+@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_gpx_importer(data: st.DataObject, written_gpx: bytes,
@@ -164,3 +165,30 @@ def test_fuzz_gpx_importer(data: st.DataObject, written_gpx: bytes,
         assert str(exc) and "\n" not in str(exc)
         return
     assert route is not None
+
+
+def test_regression_bad_coordinate_text(tmp_path: Path) -> None:
+    """Found by fuzzing: a coordinate attribute with trailing text crashed pyosmium."""
+    path = tmp_path / "bad-coordinate.osm"
+    path.write_text(
+        '<?xml version="1.0"?><osm version="0.6">'
+        '<node id="1" lat="36.1" lon="140.1-11-22T11:23:20Z"/>'
+        '<node id="2" lat="36.2" lon="140.2"/>'
+        '<way id="3"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way>'
+        "</osm>", encoding="utf-8")
+    with pytest.raises(OSMDataError, match="cannot be read"):
+        network_from_file(path, settings=Settings(cache_dir=tmp_path / "c", use_cache=False))
+
+
+def test_regression_unknown_xml_encoding(tmp_path: Path) -> None:
+    """Found by fuzzing: an unknown encoding in the XML declaration escaped as LookupError."""
+    from ringroute._gpxread import read_gpx
+    from ringroute.errors import GPXImportError
+
+    path = tmp_path / "enc.gpx"
+    path.write_bytes(b'<?xml version="1.0" encoding="bogus"?>'
+                     b'<gpx xmlns="http://www.topografix.com/GPX/1/1" version="1.1"><trk>'
+                     b'<trkseg><trkpt lat="36.1" lon="140.1"/><trkpt lat="36.2" lon="140.1"/>'
+                     b"</trkseg></trk></gpx>")
+    with pytest.raises(GPXImportError, match=r"enc\.gpx"):
+        read_gpx(path)

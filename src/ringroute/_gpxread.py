@@ -117,7 +117,7 @@ def _check_xml(path: Path, data: bytes) -> None:
         raise _fail(path, f"unsafe XML refused ({type(exc).__name__})") from exc
     except defusedxml.ElementTree.ParseError as exc:
         raise _fail(path, f"not well-formed XML ({exc})") from exc
-    except (ValueError, UnicodeError) as exc:
+    except (ValueError, UnicodeError, LookupError) as exc:  # LookupError: unknown encoding
         raise _fail(path, f"not readable XML ({exc})") from exc
     tag = str(root.tag)
     local = tag.rsplit("}", 1)[-1]

@@ -147,7 +147,7 @@ def read_osm_file(path: Path) -> RawNetwork:
     handler = _Handler()
     try:
         handler.apply_file(str(path), locations=True, idx="flex_mem")
-    except (RuntimeError, ValueError, OSError, KeyError) as exc:
+    except (RuntimeError, ValueError, OSError, KeyError, osmium.InvalidLocationError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         msg = f"OSM file {str(path)!r} cannot be read (truncated or not OSM data): {first}"
         raise OSMDataError(msg) from exc
