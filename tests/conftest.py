@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shapely.geometry import Polygon
 
 from ringroute.cities import City, load_city
 from ringroute.network import Network, network_from_file
@@ -19,6 +20,17 @@ SCIENCE_CITY = OSM_DIR / "tsukuba-science-city.osm"
 UNIVERSITY = OSM_DIR / "tsukuba-university.osm"
 HEIDELBERG = OSM_DIR / "heidelberg.osm.pbf"
 GPX_XSD = SHARED / "schemas" / "gpx-1.1.xsd"
+#: An irregular pentagon inside the university extract's declared bounds
+#: (36.08892-36.11111 N, 140.09937-140.10268 E), for download tests.
+CAMPUS = Polygon(
+    [
+        (140.0996, 36.0930),
+        (140.1025, 36.0950),
+        (140.1022, 36.1060),
+        (140.1000, 36.1080),
+        (140.0996, 36.1000),
+    ]
+)
 SIGHTS_CSV = SHARED / "data" / "sights.csv"
 
 

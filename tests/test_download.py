@@ -30,7 +30,7 @@ import osmnx as ox
 import pytest
 from shapely.geometry import Point, Polygon
 
-from conftest import UNIVERSITY
+from conftest import CAMPUS, UNIVERSITY
 from overpass_server import OverpassServer, refused_url
 from ringroute import _cache
 from ringroute._bike import BIKE_YES, bike_access
@@ -44,17 +44,6 @@ pytestmark = pytest.mark.network
 if not UNIVERSITY.exists():  # pragma: no cover - data lives outside the repository
     pytest.skip(f"shared OSM extract missing: {UNIVERSITY}", allow_module_level=True)
 
-# An irregular pentagon inside the extract's declared bounds
-# (36.08892-36.11111 N, 140.09937-140.10268 E), as in test_overpass_server.py.
-CAMPUS = Polygon(
-    [
-        (140.0996, 36.0930),
-        (140.1025, 36.0950),
-        (140.1022, 36.1060),
-        (140.1000, 36.1080),
-        (140.0996, 36.1000),
-    ]
-)
 #: (south, west, north, east) inside the declared bounds: the "bbox" download.
 INSIDE = (36.0935, 140.0996, 36.1075, 140.1024)
 #: The Tsukuba catalogue's fallback box; it holds every node of the extract.

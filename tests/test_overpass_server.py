@@ -24,29 +24,13 @@ import requests
 from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
 from shapely.geometry import Point, Polygon, box, shape
 
+from conftest import CAMPUS, HEIDELBERG, SCIENCE_CITY, UNIVERSITY
 from overpass_server import FAULTS, OverpassServer, load_extract, refused_url
 
 pytestmark = pytest.mark.network
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
-UNIVERSITY = DATA / "tsukuba-university.osm"
-SCIENCE_CITY = DATA / "tsukuba-science-city.osm"
-HEIDELBERG = DATA / "heidelberg.osm.pbf"
-
 if not UNIVERSITY.exists():  # pragma: no cover - data lives outside the repository
     pytest.skip(f"shared OSM extract missing: {UNIVERSITY}", allow_module_level=True)
-
-# An irregular pentagon inside the university extract's declared bounds
-# (36.08892-36.11111 N, 140.09937-140.10268 E).
-CAMPUS = Polygon(
-    [
-        (140.0996, 36.0930),
-        (140.1025, 36.0950),
-        (140.1022, 36.1060),
-        (140.1000, 36.1080),
-        (140.0996, 36.1000),
-    ]
-)
 # A footway with bicycle=yes that starts inside CAMPUS and leaves it.
 KNOWN_WAY = 29879991
 

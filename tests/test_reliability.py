@@ -72,6 +72,27 @@ def test_disconnected_sights_are_named() -> None:
                    target_km=1)
 
 
+def _mutate(raw: bytes, ops: list[tuple[str, int, bytes]]) -> bytearray:
+    """Apply byte-level mutations: cut the rest, flip a byte, insert bytes (``insert``,
+    ``snippet``), delete a stretch, duplicate a stretch."""
+    blob = bytearray(raw)
+    for op, pos, chunk in ops:
+        if not blob:
+            break
+        pos %= len(blob)
+        if op == "cut":
+            del blob[pos:]
+        elif op == "flip":
+            blob[pos] ^= 0xFF
+        elif op in {"insert", "snippet"}:
+            blob[pos:pos] = chunk
+        elif op == "delete":
+            del blob[pos:pos + len(chunk) * 64]
+        else:
+            blob[pos:pos] = blob[pos:pos + 4096]
+    return blob
+
+
 @pytest.mark.fuzz
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
@@ -83,21 +104,7 @@ def test_fuzz_osm_loader(data: st.DataObject, tmp_path_factory: pytest.TempPathF
         st.sampled_from(["cut", "flip", "insert", "delete", "dup"]),
         st.integers(0, len(raw) - 1), st.binary(min_size=1, max_size=16)), min_size=1,
         max_size=4))
-    blob = bytearray(raw)
-    for op, pos, chunk in ops:
-        if not blob:
-            break
-        pos %= len(blob)
-        if op == "cut":
-            del blob[pos:]
-        elif op == "flip":
-            blob[pos] ^= 0xFF
-        elif op == "insert":
-            blob[pos:pos] = chunk
-        elif op == "delete":
-            del blob[pos:pos + len(chunk) * 64]
-        else:
-            blob[pos:pos] = blob[pos:pos + 4096]
+    blob = _mutate(raw, [(op, pos, chunk) for op, pos, chunk in ops])
     folder = tmp_path_factory.mktemp("fuzz")
     path = folder / "mutant.osm"
     path.write_bytes(bytes(blob))
@@ -135,28 +142,15 @@ def test_fuzz_gpx_importer(data: st.DataObject, written_gpx: bytes,
     from ringroute._gpxread import read_gpx
     from ringroute.errors import GPXImportError
 
-    blob = bytearray(written_gpx)
     snippets = [b"<!DOCTYPE gpx [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>", b"&x;",
                 b"<trkpt lat='91' lon='0'/>", b"<trkpt lat='nan' lon='inf'/>", b"\xff\xfe",
                 b"</trkseg>", b"<ele>high</ele>", b"<![CDATA[", b"lat=\"\""]
     ops = data.draw(st.lists(st.tuples(
         st.sampled_from(["cut", "flip", "insert", "snippet", "delete"]),
-        st.integers(0, len(blob) - 1), st.binary(min_size=1, max_size=8),
+        st.integers(0, len(written_gpx) - 1), st.binary(min_size=1, max_size=8),
         st.sampled_from(snippets)), min_size=1, max_size=4))
-    for op, pos, chunk, snippet in ops:
-        if not blob:
-            break
-        pos %= len(blob)
-        if op == "cut":
-            del blob[pos:]
-        elif op == "flip":
-            blob[pos] ^= 0x5A
-        elif op == "insert":
-            blob[pos:pos] = chunk
-        elif op == "snippet":
-            blob[pos:pos] = snippet
-        else:
-            del blob[pos:pos + 200]
+    blob = _mutate(written_gpx, [(op, pos, snippet if op == "snippet" else chunk)
+                                 for op, pos, chunk, snippet in ops])
     path = tmp_path_factory.mktemp("gpxfuzz") / "mutant.gpx"
     path.write_bytes(bytes(blob))
     try:
