@@ -246,17 +246,11 @@ class _Planner:
         for _ in range(max_fixes):
             idx = np.asarray(edges, dtype=np.int64)
             phys = self.phys[idx]
-            _, first_pos, counts = np.unique(phys, return_index=True, return_counts=True)
-            repeated = np.zeros(len(idx), dtype=bool)
-            for key_pos, cnt in zip(first_pos.tolist(), counts.tolist(), strict=True):
-                if cnt > 1:
-                    repeated |= phys == phys[key_pos]
             # later occurrences only: keep the first ride of every way
             seen: set[int] = set()
             later = np.zeros(len(idx), dtype=bool)
-            for k, (ph, rep) in enumerate(zip(phys.tolist(), repeated.tolist(), strict=True)):
-                if rep and ph in seen:
-                    later[k] = True
+            for k, ph in enumerate(phys.tolist()):
+                later[k] = ph in seen
                 seen.add(ph)
             if not later.any():
                 break
