@@ -88,7 +88,7 @@ from ringroute.errors import InputError, OSMDataError
 from ringroute.loop import Loop
 from ringroute.network import Network, load_network
 from ringroute.settings import Settings, get_settings
-from ringroute.webmap import ATTRIBUTION_HTML, inline_leaflet
+from ringroute.webmap import ATTRIBUTION_HTML, COLORS, inline_leaflet
 
 log = logging.getLogger("ringroute")
 
@@ -121,8 +121,6 @@ GROUP_COLORS: dict[str, str] = {
     "cycleway": "#1a9850", "quiet_road": "#4575b4", "main_road": "#d73027",
     "unpaved": "#8c510a",
 }
-COLORS: tuple[str, ...] = ("#d7301f", "#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363",
-                           "#c51b8a", "#8c6d31")
 
 _L: dict[str, dict[str, str]] = {
     "title": {"en": "Route comparison", "de": "Routenvergleich", "ja": "ルート比較"},

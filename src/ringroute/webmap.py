@@ -35,7 +35,8 @@ from ringroute._io import atomic_write_text
 from ringroute.cities import LANGUAGES, City
 from ringroute.loop import Loop
 
-COLORS: tuple[str, ...] = ("#d7301f", "#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363")
+COLORS: tuple[str, ...] = ("#d7301f", "#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363",
+                           "#c51b8a", "#8c6d31")
 ATTRIBUTION_HTML = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
