@@ -684,19 +684,18 @@ def plan_loops(
         raise InputError(msg)
     full = network.router
     s_idx, v_idx = full.index[start.node], [full.index[v.node] for v in via]
-    exact = _reachable_router(full, s_idx, v_idx, 0.55 * target_km * 1000.0 + 500.0)
     # a loop shaped around a circle stays well inside 0.3 × its length from the start:
-    # plan there first (cheaper searches), and in the exact disk if that fails
-    local = _reachable_router(exact, exact.index[start.node],
-                              [exact.index[v.node] for v in via],
-                              0.3 * target_km * 1000.0 + 2000.0)
-    if local is not exact:
+    # plan there first (cheaper searches); only if that fails, in the exact disk of
+    # half the tolerated length, which no loop can leave
+    local = _reachable_router(full, s_idx, v_idx, 0.3 * target_km * 1000.0 + 2000.0)
+    if local is not full:
         try:
             return _plan_on(network, local, start, via, target_km=target_km,
                             tolerance=tolerance, alternatives=alternatives, seed=seed,
                             prefs=prefs, progress=progress)
         except InfeasibleLoopError as exc:
             log.info("no loop in the near part of the network (%s); searching wider", exc)
+    exact = _reachable_router(full, s_idx, v_idx, 0.55 * target_km * 1000.0 + 500.0)
     return _plan_on(network, exact, start, via, target_km=target_km, tolerance=tolerance,
                     alternatives=alternatives, seed=seed, prefs=prefs, progress=progress)
 
