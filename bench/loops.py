@@ -122,6 +122,7 @@ class Result:
     length_m: float = math.nan
     abs_err: float = math.nan
     repeated: float = math.nan
+    forced: float = math.nan
     repeated_geom: float = math.nan
     passes_all: bool | None = None
     closed: bool | None = None
@@ -140,6 +141,7 @@ class Result:
             "target_km": round(r.target_km, 3), "status": self.status, "reason": self.reason,
             "seconds": _r(self.seconds, 4), "length_m": _r(self.length_m, 1),
             "abs_length_error": _r(self.abs_err, 6), "repeated_share": _r(self.repeated, 5),
+            "forced_repeated_share": _r(self.forced, 5),
             "repeated_share_geometric": _r(self.repeated_geom, 5),
             "passes_all_stops": self.passes_all, "closed": self.closed,
             "turns_per_km": _r(self.turns_per_km, 4),
@@ -391,6 +393,7 @@ def run_request(info: NetInfo, req: Request, timeout_s: float,
     res.length_m = loop.length_m
     res.abs_err = abs(loop.length_m - loop.target_m) / loop.target_m
     res.repeated = loop.overlap_ratio
+    res.forced = loop.forced_overlap_ratio
     res.repeated_geom = routino_peer.geometric_repeated_share(loop.lat, loop.lon)
     res.turns_per_km = loop.turns_per_km
     res.class_share = loop.way_class_share()
@@ -445,6 +448,7 @@ class Summary:
         for name, vals in (
             ("abs_length_error", [r.abs_err for r in p]),
             ("repeated_share", [r.repeated for r in p]),
+            ("avoidable_repeated_share", [avoidable(r) for r in p]),
             ("repeated_share_geometric", [r.repeated_geom for r in p]),
             ("turns_per_km", [r.turns_per_km for r in p]),
             ("plan_s", [r.seconds for r in p]),
@@ -481,6 +485,15 @@ class Summary:
         }
         row.update({k: _r(v, 5) for k, v in self.stats().items()})
         return row
+
+
+def avoidable(r: Result) -> float:
+    """Repeated share beyond what the stops force (ways on dead-end spurs to a stop).
+
+    Every closed walk through a stop at the end of a dead end rides the spur twice;
+    :attr:`ringroute.loop.Loop.forced_overlap_ratio` is that share (bridges only).
+    """
+    return max(0.0, r.repeated - r.forced)
 
 
 def turn_ratio(peers: Sequence[Result]) -> tuple[float, float]:
@@ -524,6 +537,8 @@ def print_network(s: Summary) -> None:
 
     add("|length error|", [r.abs_err for r in p], lambda x: pct(x, 2))
     add("repeated share", [r.repeated for r in p], lambda x: pct(x, 1))
+    add("  of it forced by dead-end stops", [r.forced for r in p], lambda x: pct(x, 1))
+    add("  avoidable (repeated − forced)", [avoidable(r) for r in p], lambda x: pct(x, 1))
     add("repeated share (geometric)", [r.repeated_geom for r in p], lambda x: pct(x, 1))
     add("turns/km", [r.turns_per_km for r in p], lambda x: fmt(x, ".2f"))
     add("planning time", [r.seconds for r in p], lambda x: fmt(x, ".2f", " s"))
@@ -589,7 +604,8 @@ def print_overview(summaries: Sequence[Summary]) -> None:
     print()
     print("== overview")
     head = (f"   {'network':22s} {'nodes':>9s} {'load':>8s} {'cached':>7s} {'router':>7s} "
-            f"{'plan/req':>8s} {'refused':>7s} {'|err| med':>9s} {'rep med':>7s} "
+            f"{'plan/req':>8s} {'refused':>7s} {'|err| med':>9s} {'rep med':>7s} {'rep p95':>7s} "
+            f"{'avoidable rep med/p95':>21s} "
             f"{'turns/km':>8s} {'main':>6s} {'t med':>7s} {'t p95':>7s} {'50km/4':>7s} "
             f"{'turn ratio':>10s}")
     print(head)
@@ -597,6 +613,8 @@ def print_overview(summaries: Sequence[Summary]) -> None:
         st = s.stats()
         i = s.info
         n_plan = len(s.planned())
+        avoid = (f"{pct(st['avoidable_repeated_share_median'], 1)} / "
+                 f"{pct(st['avoidable_repeated_share_p95'], 1)}")
         cached = "n/a" if i.cached_s is None else fmt(i.cached_s, ".2f", "s")
         print(
             f"   {i.name:22s} {i.nodes:>9,d} {fmt(i.cold_s, '.1f', 's'):>8s} {cached:>7s} "
@@ -604,6 +622,8 @@ def print_overview(summaries: Sequence[Summary]) -> None:
             f"{len(s.results) - n_plan:>7d} "
             f"{pct(st['abs_length_error_median'], 2):>9s} "
             f"{pct(st['repeated_share_median'], 1):>7s} "
+            f"{pct(st['repeated_share_p95'], 1):>7s} "
+            f"{avoid:>21s} "
             f"{fmt(st['turns_per_km_median']):>8s} "
             f"{pct(st['share_main_median'], 1):>6s} "
             f"{fmt(st['plan_s_median'], '.2f', 's'):>7s} "
@@ -677,7 +697,8 @@ def bench_network(info: NetInfo, n_requests: int, args: argparse.Namespace,
         if db is not None:
             run_peer(db, info, res)
         summary.results.append(res)
-        what = (f"{res.length_m / 1000:.2f} km, rep {res.repeated:.1%}, "
+        what = (f"{res.length_m / 1000:.2f} km, rep {res.repeated:.1%} "
+                f"(forced {res.forced:.1%}), "
                 f"{res.turns_per_km:.2f} turns/km" if res.status == "planned"
                 else res.reason)
         peer = ""

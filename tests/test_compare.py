@@ -224,13 +224,19 @@ def test_lollipop_repeats_its_stem(science_city: Network, loops: list[Loop],
     phys = {min(int(r.src[e]), int(r.dst[e])) * n + max(int(r.src[e]), int(r.dst[e]))
             for e in loop_edges}
     c = r.index[loop.edges[0][0]]
+    # the stem reaches the loop's start on two-way ways, none of them ridden by the loop
+    w = r.length.copy()
+    w[[e for e in range(r.n_edges)
+       if min(int(r.src[e]), int(r.dst[e])) * n + max(int(r.src[e]), int(r.dst[e])) in phys]] = (
+        np.inf)
+    w[r.reverse < 0] = np.inf
     stem: list[int] | None = None
     for a in _nodes_at(science_city, c, 900, 1600):
-        p = _reversible_path(science_city, a, c)
-        if p and not {min(int(r.src[e]), int(r.dst[e])) * n + max(int(r.src[e]), int(r.dst[e]))
-                      for e in p} & phys:
-            stem = p
-            break
+        sp = r.shortest_paths(a, w)
+        if not math.isfinite(float(sp.dist[c])):
+            continue
+        stem = r.path_edges(sp, c)
+        break
     assert stem is not None
     back = [int(r.reverse[e]) for e in reversed(stem)]
     lat: list[float] = []

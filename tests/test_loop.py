@@ -207,6 +207,34 @@ def test_property_loops(n: int, m: int, drop: list[bool], factors: list[float],
     wanted = {p.node for p in via} - {start.node}
     assert {s.place.node for s in loop.sights} == wanted
     assert np.isfinite(loop.turns_per_km)
+    # the forced share is a lower bound of what any loop through the stops repeats
+    assert 0.0 <= loop.forced_overlap_ratio <= loop.overlap_ratio + 1e-9
+
+
+def test_forced_repeats_on_a_dead_end() -> None:
+    """A sight at the end of a 600 m spur forces 1.2 km ridden twice, and no more."""
+    net = _grid_network(8, 8, 200.0, [False], [1.0], [False])
+    g = net.graph
+    corner = 7  # node (0, 7)
+    lat, lon = g.nodes[corner]["y"], g.nodes[corner]["x"]
+    prev = corner
+    for k in range(1, 4):
+        node = 1000 + k
+        g.add_node(node, x=lon + k * 200.0 / (111_195.0 * math.cos(math.radians(36.0))), y=lat)
+        for u, v in ((prev, node), (node, prev)):
+            g.add_edge(u, v, length_m=200.0, length=200.0, highway="residential",
+                       bike_factor=1.0, way_class="quiet", cycle_route=False, osmid=5000 + k)
+        prev = node
+    net = Network(g, "generated")
+    r = net.router
+    assert r.forced_repeat_m([r.index[0], r.index[1003]]) == pytest.approx(1200.0)
+    assert r.forced_repeat_m([r.index[0], r.index[9]]) == 0.0
+    loop = plan_loops(net, _place(net, 0, "start"), [_place(net, 1003, "end")],
+                      target_km=6.0)[0]
+    _check_loop(loop, net)
+    assert loop.forced_overlap_ratio == pytest.approx(1200.0 / loop.length_m)
+    # the planner repeats the spur and nothing else
+    assert loop.overlap_ratio == pytest.approx(loop.forced_overlap_ratio)
 
 
 def test_three_alternatives_pairwise_distinct(tsukuba: City, science_city: Network) -> None:
@@ -242,15 +270,28 @@ def test_preferences_change_the_way_mix(tsukuba: City, science_city: Network) ->
     _check_loop(avoid, science_city)
 
 
-def test_prefer_cycleways(heidelberg: Network) -> None:
+def _cycle_share(net: Network, loop: Loop) -> float:
+    """Share of the loop on cycleways or ways of OSM cycle route relations."""
+    total = good = 0.0
+    for u, v, k in loop.edges:
+        d = net.graph.edges[u, v, k]
+        total += d["length_m"]
+        if d.get("way_class") == "cycleway" or d.get("cycle_route"):
+            good += d["length_m"]
+    return good / total
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(49.4036, 8.6757),  # main station
+                                          (49.4093, 8.6937),  # old town
+                                          (49.3890, 8.6650)])  # Rohrbach
+def test_prefer_cycleways(heidelberg: Network, lat: float, lon: float) -> None:
     from ringroute.loop import Preferences
 
     r = heidelberg.router
-    _, idx = r.nearest(49.4036, 8.6757)  # Heidelberg main station
+    _, idx = r.nearest(lat, lon)
     node = int(r.node_ids[int(idx[0])])
-    start = SnappedPlace(place=Place(key="hbf", lat=49.4036, lon=8.6757), node=node, snap_m=0)
+    start = SnappedPlace(place=Place(key="s", lat=lat, lon=lon), node=node, snap_m=0)
     plain = plan_loops(heidelberg, start, [], target_km=30)[0]
     keen = plan_loops(heidelberg, start, [], target_km=30,
                       prefs=Preferences(prefer_cycleways=3.0))[0]
-    assert keen.way_class_share().get("cycleway", 0) > plain.way_class_share().get(
-        "cycleway", 0)
+    assert _cycle_share(heidelberg, keen) > _cycle_share(heidelberg, plain) + 0.05

@@ -77,12 +77,12 @@ _BASE_FACTOR: dict[str, float] = {
     "busway": 1.2,
     "tertiary": 1.25,
     "tertiary_link": 1.25,
-    "secondary": 2.0,
-    "secondary_link": 2.0,
-    "primary": 2.6,
-    "primary_link": 2.6,
-    "trunk": 3.5,
-    "trunk_link": 3.5,
+    "secondary": 2.6,
+    "secondary_link": 2.6,
+    "primary": 3.4,
+    "primary_link": 3.4,
+    "trunk": 4.5,
+    "trunk_link": 4.5,
 }
 
 #: Overpass QL filters equal in meaning to :func:`bike_access` (their union is

@@ -8,6 +8,7 @@ parallel graph edges from ``src[i]`` to ``dst[i]``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -153,26 +154,65 @@ class Router:
         return sub
 
     @cached_property
+    def _bridges(self) -> tuple[IntArray, nx.Graph]:
+        """2-edge-connected part of every node, and the tree of bridges joining the parts.
+
+        Directions are ignored: a bridge is a way whose removal disconnects the
+        network, i.e. a way on a dead-end spur or the only link between two parts.
+        """
+        lo = np.minimum(self.src, self.dst).astype(np.int64)
+        hi = np.maximum(self.src, self.dst).astype(np.int64)
+        order = np.lexsort((self.length, hi, lo))  # shortest direction first per pair
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (lo[order][1:] != lo[order][:-1]) | (hi[order][1:] != hi[order][:-1])
+        pick = order[first]
+        ug = nx.Graph()
+        ug.add_nodes_from(range(self.n_nodes))
+        ug.add_weighted_edges_from(
+            zip(lo[pick].tolist(), hi[pick].tolist(), self.length[pick].tolist(), strict=True),
+            weight="length")
+        bridges = list(nx.bridges(ug))
+        lengths = [float(ug[a][b]["length"]) for a, b in bridges]
+        ug.remove_edges_from(bridges)
+        part = np.zeros(self.n_nodes, dtype=np.int64)
+        for k, comp in enumerate(nx.connected_components(ug)):
+            part[list(comp)] = k
+        tree = nx.Graph()
+        for (a, b), length in zip(bridges, lengths, strict=True):
+            tree.add_edge(int(part[a]), int(part[b]), length=length)
+        return part, tree
+
+    @cached_property
     def core(self) -> npt.NDArray[np.bool_]:
         """Nodes of the largest 2-edge-connected part (no dead-end spurs).
 
         Loops shaped through these nodes can always come back another way.
         """
-        ug = nx.Graph()
-        ug.add_nodes_from(range(self.n_nodes))
-        ug.add_edges_from(zip(self.src.tolist(), self.dst.tolist(), strict=True))
-        ug.remove_edges_from(list(nx.bridges(ug)))
-        mask = np.zeros(self.n_nodes, dtype=bool)
-        if ug.number_of_edges():
-            best: list[int] = []
-            for comp in nx.connected_components(ug):
-                members = [int(x) for x in comp]
-                if len(members) > len(best):
-                    best = members
-            mask[best] = True
-        else:  # pragma: no cover - a tree-shaped network
-            mask[:] = True
-        return mask
+        part, _ = self._bridges
+        if not len(part):
+            return np.zeros(0, dtype=bool)
+        sizes = np.bincount(part)
+        if sizes.max() <= 1:  # pragma: no cover - a tree-shaped network
+            return np.ones(self.n_nodes, dtype=bool)
+        return np.asarray(part == int(np.argmax(sizes)))
+
+    def forced_repeat_m(self, stops: Sequence[int]) -> float:
+        """Length (m) that every closed walk through node indices ``stops`` rides twice.
+
+        A walk that crosses a bridge must come back over it. The bridges that any
+        loop through the stops has to cross form the smallest subtree of the bridge
+        tree joining the stops' parts; each is ridden twice.
+        """
+        part, tree = self._bridges
+        terminals = {int(part[s]) for s in stops}
+        if len(terminals) < 2 or any(t not in tree for t in terminals):
+            return 0.0
+        keep = nx.Graph(tree.subgraph(nx.node_connected_component(tree, next(iter(terminals)))))
+        leaves = [n for n in keep if keep.degree(n) <= 1 and n not in terminals]
+        while leaves:
+            keep.remove_nodes_from(leaves)
+            leaves = [n for n in keep if keep.degree(n) <= 1 and n not in terminals]
+        return 2.0 * float(sum(d["length"] for _, _, d in keep.edges(data=True)))
 
     @cached_property
     def _core_tree(self) -> tuple[cKDTree, IntArray]:
@@ -196,10 +236,7 @@ class Router:
         starts = np.repeat(self.indptr[self.dst[e1]], counts)
         offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         arc_to = (starts + offs).astype(np.int64)
-        delta = np.abs((self.head_out[arc_to] - self.head_in[arc_from] + 180.0) % 360.0 - 180.0)
-        pen = np.zeros(len(arc_to))
-        for angle, cost in reversed(TURN_COST_M):
-            pen[delta > angle] = cost
+        pen = self.turn_penalty(arc_from, arc_to)
         # no U-turn back along the same way, except at a dead end
         uturn = self.reverse[arc_from] == arc_to
         dead_end = out_count[self.dst[arc_from]] == 1
@@ -210,6 +247,16 @@ class Router:
         indptr = np.zeros(self.n_edges + 1, dtype=np.int64)
         np.add.at(indptr, arc_from + 1, 1)
         return np.cumsum(indptr), arc_from, arc_to, pen
+
+    def turn_penalty(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
+        """Cost (metres, see :data:`TURN_COST_M`) of turning from edges ``e_in`` into ``e_out``."""
+        a = np.asarray(e_in, dtype=np.int64)
+        b = np.asarray(e_out, dtype=np.int64)
+        delta = np.abs((self.head_out[b] - self.head_in[a] + 180.0) % 360.0 - 180.0)
+        pen = np.zeros(delta.shape)
+        for angle, cost in reversed(TURN_COST_M):
+            pen[delta > angle] = cost
+        return pen
 
     def route_with_turns(self, a: int, b: int, weights: FloatArray, *,
                          limit: float = np.inf) -> list[int] | None:

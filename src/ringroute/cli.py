@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--max-points", type=int, help="simplify the GPX track to N points")
     plan.add_argument("--gpx-route", action="store_true", help="also write a GPX <rte>")
     plan.add_argument("--prefer-cycleways", type=float, default=0.0,
-                      help="extra preference for cycleways (0 = default costs)")
+                      help="extra preference for cycleways and OSM cycle routes "
+                           "(0 = default costs, 1 = half their cost)")
     plan.add_argument("--avoid", action="append", default=[], metavar="CLASS",
                       help="way class to avoid: main, tertiary, unpaved, ...; repeatable")
     plan.add_argument("--no-download", action="store_true",
@@ -145,8 +146,11 @@ def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
     for col in ("#", "km", "error", "ridden twice", "turns/km", "sights", "GPX"):
         table.add_column(col)
     for i, loop in enumerate(result.loops):
+        twice = f"{loop.overlap_ratio:.1%}"
+        if loop.forced_overlap_ratio >= 0.0005:
+            twice += f" ({loop.forced_overlap_ratio:.1%} unavoidable: dead ends)"
         table.add_row(str(i + 1), f"{loop.length_m / 1000:.2f}", f"{loop.length_error:+.1%}",
-                      f"{loop.overlap_ratio:.1%}", f"{loop.turns_per_km:.1f}",
+                      twice, f"{loop.turns_per_km:.1f}",
                       ", ".join(s.key for s in loop.sights) or "–", str(result.gpx_paths[i]))
     out.print(table)
     out.print(f"map: {result.map_path}")

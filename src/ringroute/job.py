@@ -76,6 +76,7 @@ class PlanResult:
                 {
                     "length_m": round(loop.length_m, 1),
                     "overlap_ratio": round(loop.overlap_ratio, 4),
+                    "forced_overlap_ratio": round(loop.forced_overlap_ratio, 4),
                     "sights": [s.key for s in loop.sights],
                     "start": loop.stops[0].key,
                     "stops": [{"key": s.key, "snap_m": round(s.place.snap_m, 1),

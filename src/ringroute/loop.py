@@ -104,6 +104,9 @@ class Loop:
         Full-resolution track, closed (first point = last point).
     overlap_ratio
         Share of the length on ways used more than once (either direction).
+    forced_overlap_ratio
+        The part of ``overlap_ratio`` that no loop through the same stops can avoid:
+        ways on dead-end spurs (bridges) leading to a stop must be ridden back.
     way_class_m
         Metres per way class.
     turns_per_km
@@ -129,6 +132,7 @@ class Loop:
     lon: list[float]
     overlap_ratio: float
     way_class_m: dict[str, float]
+    forced_overlap_ratio: float = 0.0
     turns_per_km: float
     cost: float
     cum_m: list[float] = field(default_factory=list)
@@ -430,11 +434,14 @@ class _Planner:
         """Replace arcs of the loop by detours through unused nodes to fix its length.
 
         Searches start local (short arcs, bounded Dijkstra) and widen only when no
-        local replacement improves the length.
+        local replacement improves the length. Detours first avoid every node of the
+        loop; when none helps (a long loop that fills its network), they may cross
+        the loop at junctions, still never riding one of its ways.
         """
         r = self.r
         reach = 1.0
-        for _ in range(max_rounds):
+        cross = False
+        for _ in range(max_rounds + 6):  # + the widening steps
             length = self.length(edges)
             err = target_m - length
             if abs(err) <= self.tol_m:
@@ -447,7 +454,13 @@ class _Planner:
             on_loop[loop_nodes] = True
             loop_phys = set(self.phys[np.asarray(edges, dtype=np.int64)].tolist())
             w = self.w.copy()
-            w[on_loop[r.dst]] = np.inf
+            if cross:
+                idx = np.asarray(edges, dtype=np.int64)
+                rev = r.reverse[idx]
+                w[idx] = np.inf
+                w[rev[rev >= 0]] = np.inf
+            else:
+                w[on_loop[r.dst]] = np.inf
             prot_pos = [i for i, nd in enumerate(nodes) if nd in protected]
             max_arc = reach * max(800.0, min(0.1 * target_m, 1.2 * abs(err) + 600.0))
             n_anchor = 32
@@ -480,17 +493,20 @@ class _Planner:
                             if int(self.phys[e]) in loop_phys:
                                 continue
                             new_len = float(r.length[e])
-                        elif on_loop[wn] or not math.isfinite(sp.dist[wn]):
+                        elif ((on_loop[wn] and not cross) or not math.isfinite(sp.dist[wn])
+                              or int(self.phys[e]) in loop_phys):
                             continue
                         else:
                             new_len = float(lens[wn] + r.length[e])
-                        delta = new_len - arc
-                        score = abs(err - delta)
+                        score = abs(err - (new_len - arc))
                         if best is None or score < best[0]:
                             best = (score, i, j, wn, e, sp)
             if best is None or best[0] >= abs(err) - 1.0:
                 if reach < 3.0:
                     reach *= 2.0
+                    continue
+                if not cross and err > 0:
+                    cross, reach = True, 1.0
                     continue
                 break
             _, i, j, wn, e, sp = best
@@ -1054,6 +1070,9 @@ def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[Sn
     ]
     lat, lon, cum_pts, node_vertex = _polyline(network, p, c.edges)
     length = float(cum[-1])
+    # bridges are judged on the whole network (a part of it has extra bridges at its rim)
+    full = network.router
+    stop_idx = [full.index[pl.node] for pl in places]
     classes = [r.way_class[int(e)] for e in c.edges]
     return Loop(
         target_m=target_m,
@@ -1063,6 +1082,7 @@ def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[Sn
         lat=lat,
         lon=lon,
         overlap_ratio=repeated_share(p.phys[idx].tolist(), seg_len.tolist()),
+        forced_overlap_ratio=min(1.0, full.forced_repeat_m(stop_idx) / max(length, 1.0)),
         way_class_m=class_shares(classes, seg_len.tolist()),
         turns_per_km=turns_per_km(lat, lon, length),
         cost=float(p.w[idx].sum()),
