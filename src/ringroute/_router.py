@@ -227,7 +227,8 @@ class Router:
 
     # ------------------------------------------------------------ turn graph
     @cached_property
-    def _turns(self) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    def _turns(self) -> tuple[npt.NDArray[np.int32], IntArray, npt.NDArray[np.int32],
+                              FloatArray]:
         """Arcs ``(from edge, to edge)`` of the edge-based graph and their turn costs."""
         out_count = np.diff(self.indptr)
         e1 = self.in_edges  # grouped by the node they arrive at
@@ -246,7 +247,8 @@ class Router:
         arc_from, arc_to, pen = arc_from[order], arc_to[order], pen[order]
         indptr = np.zeros(self.n_edges + 1, dtype=np.int64)
         np.add.at(indptr, arc_from + 1, 1)
-        return np.cumsum(indptr), arc_from, arc_to, pen
+        # csgraph works on 32-bit indices; handing it those saves a copy per search
+        return (np.cumsum(indptr).astype(np.int32), arc_from, arc_to.astype(np.int32), pen)
 
     def turn_penalty(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
         """Cost (metres, see :data:`TURN_COST_M`) of turning from edges ``e_in`` into ``e_out``."""
@@ -293,9 +295,15 @@ class Router:
         return path
 
     # ------------------------------------------------------------------ queries
+    @cached_property
+    def _indptr32(self) -> npt.NDArray[np.int32]:
+        return self.indptr.astype(np.int32)
+
     def matrix(self, weights: FloatArray) -> csr_array:
         """Return the CSR matrix of the graph with the given edge weights."""
-        return csr_array((weights, self.dst, self.indptr), shape=(self.n_nodes, self.n_nodes))
+        # 32-bit indices (csgraph's own type): no conversion copy per search
+        return csr_array((weights, self.dst, self._indptr32),
+                         shape=(self.n_nodes, self.n_nodes))
 
     def shortest_paths(
         self, source: int, weights: FloatArray | None = None, *, limit: float = np.inf

@@ -216,7 +216,7 @@ class _Planner:
             crow = math.hypot(float(r.xm[a] - r.xm[b]), float(r.ym[a] - r.ym[b]))
             # bounded searches first: a target reached within the bound is reached
             # by its optimal path, and a small bound explores a small disk
-            limits = (1.4 * crow + 800.0, 3.0 * crow + 3000.0, np.inf)
+            limits = (1.2 * crow + 500.0, 1.6 * crow + 1500.0, 3.0 * crow + 3000.0, np.inf)
             found = None
             if turns:
                 for limit in limits:
@@ -323,10 +323,11 @@ class _Planner:
         return legs
 
     def grow(self, controls: list[int], target_m: float, edges: Sequence[int] | None = None,
-             max_insert: int = 12) -> tuple[list[int], list[int]]:
+             max_insert: int = 12, *, turn_routed: bool = True) -> tuple[list[int], list[int]]:
         """Insert via points into the longest legs until the loop nears ``target_m``.
 
-        Starts from ``edges`` (the candidate's own route) when given.
+        Starts from ``edges`` (the candidate's own route) when given; the result is
+        routed minding turns when via points were inserted or ``turn_routed`` is false.
         """
         r = self.r
         split = self.split_legs(controls, edges) if edges else None
@@ -389,7 +390,7 @@ class _Planner:
             legs = [*legs[:t], leg1, leg2, *legs[t + 1:]]
             grown = True
         out = [e for leg in legs for e in leg]
-        if grown:  # re-route the whole loop once, now minding turns
+        if grown or not turn_routed:  # re-route the whole loop once, now minding turns
             rerouted = [e for leg in self.route_legs(controls) for e in leg]
             if abs(self.length(rerouted) - target_m) <= max(
                     abs(self.length(out) - target_m), 0.03 * target_m):
@@ -563,6 +564,8 @@ class _Candidate:
     controls: list[int] = field(default_factory=list)
     score: float = math.inf
     length_m: float = 0.0
+    #: False while the legs are plain shortest paths (turns not yet minded)
+    turn_routed: bool = True
 
 
 def shortest_loop_m(network: Network, start: SnappedPlace,
@@ -784,9 +787,7 @@ def _plan_on(
         dropped = {id(c) for c in short[keep:] if c.label != "shortest"}
         candidates = [c for c in candidates if id(c) not in dropped]
     for c in candidates:
-        if c.length_m < 0.97 * target_m:
-            c.controls, c.edges = planner.grow(c.controls, target_m, c.edges)
-            c.length_m = planner.length(c.edges)
+        _route_turns(planner, c, target_m)
         c.score = _quick_score(planner, c.edges, target_m)
     # tune the promising ones only: tuning costs dozens of searches per candidate
     candidates.sort(key=lambda c: c.score)
@@ -863,8 +864,7 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     alt = _Planner(planner.r, planner.penalized(used), planner.tol_m)
     best: _Candidate | None = None
     for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None):
-        if c.length_m < 0.97 * target_m:
-            c.controls, c.edges = alt.grow(c.controls, target_m, c.edges)
+        _route_turns(alt, c, target_m)
         c.edges = alt.tune(c.edges, protected, target_m)
         c.length_m = alt.length(c.edges)
         if not c.edges or any(_shared_share(planner, c.edges, o.edges) > 0.5 for o in chosen):
@@ -1043,10 +1043,19 @@ def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
         radius = float(np.clip(new_r, radius * 0.3, radius * 3.0))
         if radius < 50.0:
             break
-    if best is not None and best.edges:
-        best.edges = p.route(best.controls)
-        best.length_m = p.length(best.edges)
+    if best is not None:
+        best.turn_routed = False  # routed minding turns once chosen (see _route_turns)
     return best
+
+
+def _route_turns(p: _Planner, c: _Candidate, target_m: float) -> None:
+    """Grow a short candidate, or route a plain one minding turns."""
+    if c.length_m < 0.97 * target_m:
+        c.controls, c.edges = p.grow(c.controls, target_m, c.edges, turn_routed=c.turn_routed)
+    elif not c.turn_routed:
+        c.edges = p.route(c.controls)
+    c.turn_routed = True
+    c.length_m = p.length(c.edges)
 
 
 def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[SnappedPlace],
