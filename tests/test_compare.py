@@ -223,20 +223,23 @@ def test_lollipop_repeats_its_stem(science_city: Network, loops: list[Loop],
     n = r.n_nodes
     phys = {min(int(r.src[e]), int(r.dst[e])) * n + max(int(r.src[e]), int(r.dst[e]))
             for e in loop_edges}
-    c = r.index[loop.edges[0][0]]
-    # the stem reaches the loop's start on two-way ways, none of them ridden by the loop
+    # the stem joins the loop at one of its nodes on two-way ways the loop does not ride;
+    # the lollipop rides the stem, the whole loop from that node, and the stem back
     w = r.length.copy()
     w[[e for e in range(r.n_edges)
        if min(int(r.src[e]), int(r.dst[e])) * n + max(int(r.src[e]), int(r.dst[e])) in phys]] = (
         np.inf)
     w[r.reverse < 0] = np.inf
     stem: list[int] | None = None
-    for a in _nodes_at(science_city, c, 900, 1600):
-        sp = r.shortest_paths(a, w)
-        if not math.isfinite(float(sp.dist[c])):
-            continue
-        stem = r.path_edges(sp, c)
-        break
+    for k in range(0, len(loop_edges), 5):
+        c = int(r.src[loop_edges[k]])
+        to_c = r.shortest_paths_to(c, w)
+        ring = [a for a in _nodes_at(science_city, c, 900, 1600)
+                if math.isfinite(float(to_c.dist[a]))]
+        if ring:
+            stem = r.path_edges(r.shortest_paths(ring[0], w), c)
+            loop_edges = loop_edges[k:] + loop_edges[:k]
+            break
     assert stem is not None
     back = [int(r.reverse[e]) for e in reversed(stem)]
     lat: list[float] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ringroute._geo import haversine_m
+from ringroute._metrics import repeated_share
 from ringroute.cities import City
 from ringroute.errors import InfeasibleLoopError, InputError
 from ringroute.loop import Loop, plan_loops, shortest_loop_m
@@ -209,6 +211,32 @@ def test_property_loops(n: int, m: int, drop: list[bool], factors: list[float],
     assert np.isfinite(loop.turns_per_km)
     # the forced share is a lower bound of what any loop through the stops repeats
     assert 0.0 <= loop.forced_overlap_ratio <= loop.overlap_ratio + 1e-9
+
+
+def test_untangle_reroutes_in_and_out_at_a_sight_and_the_start() -> None:
+    """A loop that enters and leaves a sight (or the start) by the same way is re-routed."""
+    from ringroute.loop import _Planner
+
+    net = _grid_network(6, 6, 200.0, [False], [1.0], [False])
+    r = net.router
+
+    def walk(*nodes: int) -> list[int]:
+        return [r.edge_index(r.index[a], r.index[b]) for a, b in pairwise(nodes)]
+
+    # start 0 (corner), sight 14 (inside the grid): 0 → 14 → back by the same ways
+    lollipop = walk(0, 1, 2, 8, 14, 8, 2, 3, 9, 15, 21, 20, 19, 18, 12, 6, 0)
+    # leaving and coming home by the same way: 14 is the start here
+    at_start = walk(14, 8, 2, 1, 0, 6, 12, 13, 7, 8, 14)
+    for edges, stops in ((lollipop, {0, 14}), (at_start, {14})):
+        p = _Planner(r, r.cost, 20.0)
+        protected = {r.index[x] for x in stops}
+        assert repeated_share(p.phys[edges].tolist(), r.length[edges].tolist()) > 0
+        out = p.untangle(list(edges), protected)
+        nodes = p.nodes_of(out)
+        assert nodes[0] == nodes[-1] == r.index[14 if len(stops) == 1 else 0]
+        assert protected <= set(nodes)
+        assert all(int(r.dst[a]) == int(r.src[b]) for a, b in pairwise(out))
+        assert repeated_share(p.phys[out].tolist(), r.length[out].tolist()) == 0.0
 
 
 def test_forced_repeats_on_a_dead_end() -> None:

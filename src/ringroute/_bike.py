@@ -77,12 +77,12 @@ _BASE_FACTOR: dict[str, float] = {
     "busway": 1.2,
     "tertiary": 1.25,
     "tertiary_link": 1.25,
-    "secondary": 2.6,
-    "secondary_link": 2.6,
-    "primary": 3.4,
-    "primary_link": 3.4,
-    "trunk": 4.5,
-    "trunk_link": 4.5,
+    "secondary": 3.5,
+    "secondary_link": 3.5,
+    "primary": 4.5,
+    "primary_link": 4.5,
+    "trunk": 6.0,
+    "trunk_link": 6.0,
 }
 
 #: Overpass QL filters equal in meaning to :func:`bike_access` (their union is
@@ -199,10 +199,12 @@ def bike_factor(tags: Mapping[str, str], *, in_cycle_route: bool = False) -> flo
         # car-free ways with explicit bike access (Tsukuba's pedestrian-and-bike
         # promenades, German "Gehweg, Radfahrer frei") ride well
         factor = min(factor, 0.95)
-    if (highway in MAIN_ROADS or highway in {"tertiary", "tertiary_link"}) and (
-        _has_cycle_infra(tags)
-    ):
-        factor = 1.0 + (factor - 1.0) * 0.3
+    if _has_cycle_infra(tags):
+        # a lane or track takes most of the traffic stress away
+        if highway in MAIN_ROADS:
+            factor = 1.0 + (factor - 1.0) * 0.2
+        elif highway in {"tertiary", "tertiary_link"}:
+            factor = 1.0 + (factor - 1.0) * 0.3
     surface = tags.get("surface", "")
     if surface in ROUGH:
         factor *= 2.0

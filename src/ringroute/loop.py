@@ -241,12 +241,25 @@ class _Planner:
         return legs
 
     def untangle(self, edges: list[int], protected: set[int], max_fixes: int = 6) -> list[int]:
-        """Replace stretches ridden a second time by paths through unused nodes.
+        """Replace stretches ridden a second time by paths off the loop's other ways.
 
-        A stretch that leads to or from a sight on a dead end is left alone (it
-        cannot be ridden any other way); the length is re-tuned afterwards.
+        A stretch that leads to or from a sight on a dead end cannot be replaced
+        (no search finds another way) and stays; the length is re-tuned afterwards.
+        A second pass works on the loop rotated by half, so that repeats next to
+        the start (leaving and coming home by the same way) can be re-routed too.
         """
-        r = self.r
+        edges = self._untangle_pass(edges, protected, max_fixes)
+        if len(edges) > 3 and repeated_share(self.phys[np.asarray(edges, dtype=np.int64)].tolist(),
+                                             [1.0] * len(edges)) > 0:
+            start = int(self.r.src[edges[0]])
+            h = len(edges) // 2
+            rot = self._untangle_pass(edges[h:] + edges[:h], protected, max_fixes)
+            k = next(i for i, e in enumerate(rot) if int(self.r.src[e]) == start)
+            edges = rot[k:] + rot[:k]
+        return edges
+
+    def _untangle_pass(self, edges: list[int], protected: set[int],
+                       max_fixes: int) -> list[int]:
         for _ in range(max_fixes):
             idx = np.asarray(edges, dtype=np.int64)
             phys = self.phys[idx]
@@ -273,39 +286,63 @@ class _Planner:
             prot_pos = [p for p, nd in enumerate(nodes) if nd in protected]
             fixed = False
             for i0, j0 in sorted(runs, key=lambda ij: -(ij[1] - ij[0])):
-                if any(i0 < p < j0 for p in prot_pos):
-                    continue
-                lo_bound = max([p for p in prot_pos if p <= i0], default=0)
-                hi_bound = min([p for p in prot_pos if p >= j0], default=len(nodes) - 1)
-                # widen the replaced stretch step by step: a repeat at a junction whose
-                # every way the loop already rides can only be avoided further out
-                for d in (0, 2, 5, 10):
-                    i, j = max(lo_bound, i0 - d), min(hi_bound, j0 + d)
-                    a, b = nodes[i], nodes[j]
-                    if a == b:
-                        continue
-                    # the replacement may cross the loop at junctions, not ride its ways
-                    w = self.w.copy()
-                    for part in (idx[:i], idx[j:]):
-                        rev = r.reverse[part]
-                        w[part] = np.inf
-                        w[rev[rev >= 0]] = np.inf
-                    arc = float(r.length[idx[i:j]].sum())
-                    sp = r.shortest_paths(a, w, limit=3.0 * arc + 2000.0)
-                    if not math.isfinite(sp.dist[b]):
-                        continue
-                    new = r.path_edges(sp, b)
-                    new_phys = self.phys[np.asarray(new, dtype=np.int64)]
-                    if len(set(new_phys.tolist())) < len(new):
-                        continue
-                    edges = edges[:i] + new + edges[j:]
+                new_edges = self._replace_run(edges, idx, nodes, prot_pos, i0, j0)
+                if new_edges is not None:
+                    edges = new_edges
                     fixed = True
-                    break
-                if fixed:
                     break
             if not fixed:
                 break
         return edges
+
+    def _replace_run(self, edges: list[int], idx: npt.NDArray[np.int64], nodes: list[int],
+                     prot_pos: list[int], i0: int, j0: int) -> list[int] | None:
+        """Re-route a window around the repeated run ``edges[i0:j0]``, or ``None``.
+
+        The window may hold one stop (a sight entered and left by the same way is
+        then approached from another side); the new stretch passes it, may cross
+        the loop at junctions but never rides one of the loop's other ways.
+        """
+        r = self.r
+        inner = [p for p in prot_pos if i0 <= p <= j0]
+        if len(inner) > 1:
+            return None
+        if inner:
+            stop = inner[0]
+            lo_bound = max([p for p in prot_pos if p < stop], default=0)
+            hi_bound = min([p for p in prot_pos if p > stop], default=len(nodes) - 1)
+        else:
+            stop = -1
+            lo_bound = max([p for p in prot_pos if p <= i0], default=0)
+            hi_bound = min([p for p in prot_pos if p >= j0], default=len(nodes) - 1)
+        # widen the window step by step: a repeat at a junction whose every way the
+        # loop already rides can only be avoided further out
+        for d in (0, 2, 5, 10):
+            i, j = max(lo_bound, i0 - d), min(hi_bound, j0 + d)
+            via = [nodes[i], *([nodes[stop]] if i < stop < j else []), nodes[j]]
+            if via[0] == via[-1] and len(via) == 2:
+                continue
+            w = self.w.copy()
+            for part in (idx[:i], idx[j:]):
+                rev = r.reverse[part]
+                w[part] = np.inf
+                w[rev[rev >= 0]] = np.inf
+            arc = float(r.length[idx[i:j]].sum())
+            new: list[int] = []
+            for a, b in pairwise(via):
+                sp = r.shortest_paths(a, w, limit=3.0 * arc + 2000.0)
+                if not math.isfinite(sp.dist[b]):
+                    break
+                leg = r.path_edges(sp, b)
+                new += leg
+                rev = r.reverse[np.asarray(leg, dtype=np.int64)]
+                w[leg] = np.inf
+                w[rev[rev >= 0]] = np.inf
+            else:
+                new_phys = self.phys[np.asarray(new, dtype=np.int64)]
+                if new and len(set(new_phys.tolist())) == len(new):
+                    return edges[:i] + new + edges[j:]
+        return None
 
     def split_legs(self, controls: Sequence[int], edges: Sequence[int]) -> list[list[int]] | None:
         """Cut a routed loop into its legs between consecutive controls."""
@@ -919,7 +956,7 @@ def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float)
     err = abs(length - target_m) / target_m
     rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
     cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
-    return 10.0 * err + 10.0 * rep + cost_ratio + 0.1 * _junction_turns_per_km(p, edges)
+    return 10.0 * err + 10.0 * rep + cost_ratio + 0.3 * _junction_turns_per_km(p, edges)
 
 
 def _shape_score(p: _Planner, edges: Sequence[int]) -> float:
