@@ -556,6 +556,18 @@ def print_network(s: Summary) -> None:
         f"/{pct(float(np.mean([r.class_share.get(c, 0.0) for r in p])), 1)}"
         for c in WAY_CLASSES)
     print(f"   way classes (median/mean share): {shares}")
+    bands = []
+    for lo, hi in ((0.0, 10.0), (10.0, 25.0), (25.0, 45.0), (45.0, math.inf)):
+        sel = [r for r in p if lo <= r.req.target_km < hi]
+        if sel:
+            name = f"{lo:g}–{hi:g} km" if math.isfinite(hi) else f"≥ {lo:g} km"
+            turns = fmt(quantiles([r.turns_per_km for r in sel])[0])
+            bands.append(
+                f"{name}: {len(sel)} loops, turns/km {turns}, "
+                f"main {pct(quantiles([r.class_share.get('main', 0.0) for r in sel])[0], 1)}, "
+                f"repeated {pct(quantiles([r.repeated for r in sel])[0], 1)}")
+    if bands:
+        print("   by target (medians): " + "; ".join(bands))
     peers_all = [r for r in p if r.peer is not None]
     if not peers_all:
         return
