@@ -53,6 +53,8 @@ import numpy as np
 
 import routino_peer
 from ringroute._bike import WAY_CLASSES
+from ringroute._mapmatch import match_track
+from ringroute.compare import measure_path
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
 from ringroute.loop import Loop, plan_loops
 from ringroute.network import Network, network_from_file
@@ -130,6 +132,9 @@ class Result:
     class_share: dict[str, float] = field(default_factory=dict)
     visit_order: tuple[int, ...] = ()
     peer: PeerRoute | None = None
+    #: way-class shares of the Routino loop, map-matched onto ringroute's network
+    peer_class_share: dict[str, float] = field(default_factory=dict)
+    peer_matched: float = math.nan
 
     def row(self) -> dict[str, Any]:
         """Flat CSV row."""
@@ -156,7 +161,10 @@ class Result:
             "routino_turns_per_km": _r(p.turns_per_km, 4) if p else "",
             "routino_seconds": _r(p.seconds, 4) if p else "",
             "routino_mode": p.mode if p else "",
+            "routino_matched_share": _r(self.peer_matched, 4),
         })
+        for c in WAY_CLASSES:
+            row[f"routino_share_{c}"] = _r(self.peer_class_share.get(c, math.nan), 5)
         return row
 
 
@@ -425,7 +433,18 @@ def run_peer(db: RoutinoDB, info: NetInfo, res: Result) -> None:
         return
     g = info.net.graph
     pts = [(float(g.nodes[n]["y"]), float(g.nodes[n]["x"])) for n in res.visit_order]
-    res.peer = routino_peer.route_loop(db, pts)
+    res.peer = routino_peer.route_loop(db, pts, keep_track=True)
+    peer = res.peer
+    if peer.error is None and peer.lat:
+        # the reference loop's way classes, by matching its track onto the same graph
+        lat, lon = np.asarray(peer.lat), np.asarray(peer.lon)
+        path = match_track(info.net, lat, lon, np.zeros(len(lat), dtype=np.int64))
+        if path.runs:
+            m = measure_path(info.net, path, name="routino", source="routino")
+            total = sum(m.way_class_m.values()) or 1.0
+            res.peer_class_share = {c: v / total for c, v in m.way_class_m.items()}
+            res.peer_matched = m.matched_share
+    peer.lat = peer.lon = None  # the track is not kept for the report
 
 
 # ------------------------------------------------------------------ reporting
@@ -600,6 +619,17 @@ def print_network(s: Summary) -> None:
          lambda x: fmt(x, ".2f"))
     pair("time", [r.seconds for r in peers], [q.seconds for q in pk],
          lambda x: fmt(x, ".3f", " s"))
+    matched = [r for r in peers if r.peer_class_share]
+    pair("main roads share", [r.class_share.get("main", 0.0) for r in matched],
+         [r.peer_class_share.get("main", 0.0) for r in matched], lambda x: pct(x, 1))
+    if matched:
+        shares = "  ".join(
+            f"{c} {pct(float(np.mean([r.class_share.get(c, 0.0) for r in matched])), 1)}"
+            f" / {pct(float(np.mean([r.peer_class_share.get(c, 0.0) for r in matched])), 1)}"
+            for c in WAY_CLASSES)
+        print(f"   way classes, mean share ringroute / Routino ({len(matched)} loops, Routino "
+              f"map-matched {pct(quantiles([r.peer_matched for r in matched])[0], 0)}): "
+              f"{shares}")
     med_ratio, of_medians = turn_ratio(peers)
     per = [r.turns_per_km / r.peer.turns_per_km for r in peers
            if r.peer is not None and r.peer.turns_per_km > 0]
