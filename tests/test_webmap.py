@@ -197,6 +197,21 @@ def test_labels_in_language(loops: list[Loop], tsukuba: City, lang: str, words: 
         assert "Start/Finish" not in visible
 
 
+@pytest.mark.parametrize(("lang", "label"), [("en", "unavoidable: dead ends"),
+                                             ("de", "unvermeidlich: Sackgassen"),
+                                             ("ja", "行き止まりのため不可避")])
+def test_summary_names_unavoidable_repeats(loops: list[Loop], tsukuba: City, lang: str,
+                                           label: str) -> None:
+    forced = dataclasses.replace(loops[0], overlap_ratio=0.08, forced_overlap_ratio=0.06)
+    text = "".join(parse(str(build_map([forced], city=tsukuba, lang=lang).get_root().render()))
+                   .summary_text)
+    assert f"8.0% (6.0% {label})" in text
+    plain = "".join(parse(str(build_map([dataclasses.replace(forced, forced_overlap_ratio=0.0)],
+                                        city=tsukuba, lang=lang).get_root().render()))
+                    .summary_text)
+    assert label not in plain
+
+
 def test_layer_control_only_with_alternatives(
     loops: list[Loop], tsukuba: City, html_en: str
 ) -> None:

@@ -47,6 +47,8 @@ _T: dict[str, dict[str, str]] = {
     "length": {"en": "Length", "de": "Länge", "ja": "距離"},
     "target": {"en": "target", "de": "Ziel", "ja": "目標"},
     "repeated": {"en": "Ridden twice", "de": "Doppelt gefahren", "ja": "重複区間"},
+    "unavoidable": {"en": "unavoidable: dead ends", "de": "unvermeidlich: Sackgassen",
+                    "ja": "行き止まりのため不可避"},
     "turns": {"en": "Turns per km", "de": "Abbiegungen je km", "ja": "1kmあたりの曲がり角"},
     "sights": {"en": "Sights", "de": "Sehenswürdigkeiten", "ja": "見どころ"},
     "at_km": {"en": "at km", "de": "bei km", "ja": "km地点"},
@@ -130,12 +132,14 @@ def _summary_html(loops: Sequence[Loop], lang: str, title: str) -> str:
         )
         sights = ", ".join(_e(s.place.place.name(lang)) for s in loop.sights) or "–"
         name = t("route", lang) if n == 0 else f"{t('alternative', lang)} {n}"
+        forced = (f" ({loop.forced_overlap_ratio:.1%} {_e(t('unavoidable', lang))})"
+                  if loop.forced_overlap_ratio >= 0.0005 else "")
         rows.append(
             f'<div class="rr-route"><span style="color:{COLORS[n % len(COLORS)]}">&#9632;</span> '
             f"<b>{_e(name)}</b>: {loop.length_m / 1000:.1f} km "
             f"({_e(t('target', lang))} {loop.target_m / 1000:g} km)<br>"
             f"{_e(t('sights', lang))}: {sights}<br>"
-            f"{_e(t('repeated', lang))}: {loop.overlap_ratio:.1%} · "
+            f"{_e(t('repeated', lang))}: {loop.overlap_ratio:.1%}{forced} · "
             f"{_e(t('turns', lang))}: {loop.turns_per_km:.1f}<br><small>{shares}</small></div>"
         )
     style = (
