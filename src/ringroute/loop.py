@@ -299,28 +299,19 @@ class _Planner:
                      prot_pos: list[int], i0: int, j0: int) -> list[int] | None:
         """Re-route a window around the repeated run ``edges[i0:j0]``, or ``None``.
 
-        The window may hold one stop (a sight entered and left by the same way is
-        then approached from another side); the new stretch passes it, may cross
-        the loop at junctions but never rides one of the loop's other ways.
+        Windows of several sizes are tried (a repeat at a junction whose every way
+        the loop already rides can only be avoided further out) and the one that
+        lengthens the loop least is taken. A window may take in stops:
+        the new stretch passes them in order, so a sight entered and left by the
+        same way is approached from another side. It may cross the loop at
+        junctions but never rides one of the loop's other ways.
         """
         r = self.r
-        inner = [p for p in prot_pos if i0 <= p <= j0]
-        if len(inner) > 1:
-            return None
-        if inner:
-            stop = inner[0]
-            lo_bound = max([p for p in prot_pos if p < stop], default=0)
-            hi_bound = min([p for p in prot_pos if p > stop], default=len(nodes) - 1)
-        else:
-            stop = -1
-            lo_bound = max([p for p in prot_pos if p <= i0], default=0)
-            hi_bound = min([p for p in prot_pos if p >= j0], default=len(nodes) - 1)
-        # widen the window step by step: a repeat at a junction whose every way the
-        # loop already rides can only be avoided further out
+        best: tuple[float, list[int]] | None = None  # (added length, new loop)
         for d in (0, 2, 5, 10):
-            i, j = max(lo_bound, i0 - d), min(hi_bound, j0 + d)
-            via = [nodes[i], *([nodes[stop]] if i < stop < j else []), nodes[j]]
-            if via[0] == via[-1] and len(via) == 2:
+            i, j = max(0, i0 - d), min(len(nodes) - 1, j0 + d)
+            via = [nodes[i], *[nodes[p] for p in prot_pos if i < p < j], nodes[j]]
+            if len(via) == 2 and via[0] == via[1]:
                 continue
             w = self.w.copy()
             for part in (idx[:i], idx[j:]):
@@ -330,6 +321,8 @@ class _Planner:
             arc = float(r.length[idx[i:j]].sum())
             new: list[int] = []
             for a, b in pairwise(via):
+                if a == b:
+                    continue
                 sp = r.shortest_paths(a, w, limit=3.0 * arc + 2000.0)
                 if not math.isfinite(sp.dist[b]):
                     break
@@ -341,8 +334,11 @@ class _Planner:
             else:
                 new_phys = self.phys[np.asarray(new, dtype=np.int64)]
                 if new and len(set(new_phys.tolist())) == len(new):
-                    return edges[:i] + new + edges[j:]
-        return None
+                    added = self.length(new) - arc
+                    if best is None or added < best[0]:
+                        best = (added, edges[:i] + new + edges[j:])
+        # the replacement that lengthens the loop least (tuning must take it back)
+        return None if best is None else best[1]
 
     def split_legs(self, controls: Sequence[int], edges: Sequence[int]) -> list[list[int]] | None:
         """Cut a routed loop into its legs between consecutive controls."""
@@ -850,6 +846,14 @@ def _plan_on(
 
             if rank(plain) < rank(tuned):
                 tuned = plain
+        if _repeats(planner, tuned):
+            # tuning moved the loop: a repeat that could not be re-routed before may be
+            # now (only a way to a dead-end stop cannot)
+            again = planner.tune(planner.untangle(tuned, protected), protected, target_m)
+            if (_repeats(planner, again) < _repeats(planner, tuned)
+                    and abs(planner.length(again) - target_m)
+                    <= max(abs(planner.length(tuned) - target_m), planner.tol_m)):
+                tuned = again
         c.edges = tuned
         c.length_m = planner.length(c.edges)
         c.score = _score(network, planner, c.edges, target_m)
@@ -934,6 +938,12 @@ def _reachable_router(r: Router, start: int, via: Sequence[int], radius_m: float
     return r.subset(keep)
 
 
+def _repeats(p: _Planner, edges: Sequence[int]) -> int:
+    """Number of traversals of ways the loop has already ridden."""
+    phys = p.phys[np.asarray(edges, dtype=np.int64)]
+    return len(phys) - len(np.unique(phys))
+
+
 def _shared_share(p: _Planner, a: Sequence[int], b: Sequence[int]) -> float:
     pa = p.phys[np.asarray(a, dtype=np.int64)]
     pb = set(p.phys[np.asarray(b, dtype=np.int64)].tolist())
@@ -956,7 +966,7 @@ def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float)
     err = abs(length - target_m) / target_m
     rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
     cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
-    return 10.0 * err + 10.0 * rep + cost_ratio + 0.3 * _junction_turns_per_km(p, edges)
+    return 10.0 * err + 30.0 * rep + cost_ratio + 0.3 * _junction_turns_per_km(p, edges)
 
 
 def _shape_score(p: _Planner, edges: Sequence[int]) -> float:
