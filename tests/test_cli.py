@@ -168,3 +168,11 @@ def test_alternatives_write_a_comparison(tmp_path: Path) -> None:
     report = json.loads((out / "tsukuba-20km-compare.json").read_text(encoding="utf-8"))
     lengths = sorted(r["length_m"] for r in report["routes"])
     assert lengths == pytest.approx(sorted(r["length_m"] for r in doc["routes"]), rel=0.01)
+
+
+@pytest.mark.parametrize(("x", "text"), [(-0.00002, "+0.0%"), (0.0, "+0.0%"),
+                                         (0.01234, "+1.2%"), (-0.0451, "-4.5%")])
+def test_signed_pct(x: float, text: str) -> None:
+    from ringroute.cli import signed_pct
+
+    assert signed_pct(x) == text

@@ -149,12 +149,17 @@ def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
         twice = f"{loop.overlap_ratio:.1%}"
         if loop.forced_overlap_ratio >= 0.0005:
             twice += f" ({loop.forced_overlap_ratio:.1%} unavoidable: dead ends)"
-        table.add_row(str(i + 1), f"{loop.length_m / 1000:.2f}", f"{loop.length_error:+.1%}",
+        table.add_row(str(i + 1), f"{loop.length_m / 1000:.2f}", signed_pct(loop.length_error),
                       twice, f"{loop.turns_per_km:.1f}",
                       ", ".join(s.key for s in loop.sights) or "–", str(result.gpx_paths[i]))
     out.print(table)
     out.print(f"map: {result.map_path}")
     return EXIT_OK
+
+
+def signed_pct(x: float) -> str:
+    """``x`` as a signed per cent with one decimal; a tiny negative is "+0.0%", not "-0.0%"."""
+    return f"{round(x, 3) + 0.0:+.1%}"
 
 
 def _cmd_sights(args: argparse.Namespace, out: Console) -> int:
