@@ -36,7 +36,7 @@ from ringroute.settings import Settings, get_settings
 log = logging.getLogger("ringroute")
 
 #: Bump when the graph building rules change, to invalidate prepared graphs.
-LOADER_VERSION = "6"
+LOADER_VERSION = "7"
 
 
 @dataclass
