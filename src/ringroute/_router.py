@@ -51,6 +51,8 @@ class ShortestPaths:
 class Router:
     """CSR mirror of a bike graph for fast shortest paths.
 
+    Searches reuse internal matrices, so one router serves one thread at a time.
+
     Parameters
     ----------
     graph
@@ -151,6 +153,7 @@ class Router:
         sub.head_out, sub.head_in = self.head_out[emask], self.head_in[emask]
         sub._index_edges()
         sub.__dict__["core"] = self.core[kept]
+        sub.__dict__["bridge_edge"] = self.bridge_edge[emask]  # judged on the whole network
         return sub
 
     @cached_property
@@ -181,6 +184,12 @@ class Router:
         for (a, b), length in zip(bridges, lengths, strict=True):
             tree.add_edge(int(part[a]), int(part[b]), length=length)
         return part, tree
+
+    @cached_property
+    def bridge_edge(self) -> npt.NDArray[np.bool_]:
+        """Whether each edge lies on a bridge (a loop through its far side must ride it back)."""
+        part, _ = self._bridges
+        return np.asarray(part[self.src] != part[self.dst])
 
     @cached_property
     def core(self) -> npt.NDArray[np.bool_]:
@@ -270,9 +279,8 @@ class Router:
         """
         if a == b:
             return []
-        indptr, _, arc_to, pen = self._turns
-        m = csr_array((weights[arc_to] + pen, arc_to, indptr),
-                      shape=(self.n_edges, self.n_edges))
+        _, _, arc_to, pen = self._turns
+        m = self._search_matrix(self._turn_matrix, weights[arc_to] + pen)
         sources = np.arange(int(self.indptr[a]), int(self.indptr[a + 1]))
         if len(sources) == 0:
             return None
@@ -305,6 +313,27 @@ class Router:
         return csr_array((weights, self.dst, self._indptr32),
                          shape=(self.n_nodes, self.n_nodes))
 
+    # Searches reuse one matrix per direction and only swap its data: building and
+    # checking a CSR matrix costs more than a small bounded search on a city graph.
+    @cached_property
+    def _fwd(self) -> csr_array:
+        return self.matrix(self.length.copy())
+
+    @cached_property
+    def _bwd(self) -> csr_array:
+        return csr_array((self.length[self.in_edges], self.src[self.in_edges],
+                          self.in_indptr.astype(np.int32)),
+                         shape=(self.n_nodes, self.n_nodes))
+
+    @cached_property
+    def _turn_matrix(self) -> csr_array:
+        indptr, _, arc_to, pen = self._turns
+        return csr_array((pen.copy(), arc_to, indptr), shape=(self.n_edges, self.n_edges))
+
+    def _search_matrix(self, m: csr_array, data: FloatArray) -> csr_array:
+        m.data = np.asarray(data, dtype=np.float64)
+        return m
+
     def shortest_paths(
         self, source: int, weights: FloatArray | None = None, *, limit: float = np.inf
     ) -> ShortestPaths:
@@ -319,7 +348,7 @@ class Router:
         limit
             Stop exploring beyond this distance.
         """
-        m = self.matrix(self.cost if weights is None else weights)
+        m = self._search_matrix(self._fwd, self.cost if weights is None else weights)
         dist, pred = dijkstra(m, directed=True, indices=source, return_predecessors=True,
                               limit=limit)
         return ShortestPaths(source, np.asarray(dist, dtype=float), np.asarray(pred))
@@ -328,7 +357,7 @@ class Router:
         self, sources: npt.ArrayLike, weights: FloatArray, *, limit: float = np.inf
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
         """Bounded Dijkstra from several sources in one call (rows follow ``sources``)."""
-        m = self.matrix(weights)
+        m = self._search_matrix(self._fwd, weights)
         dist, pred = dijkstra(m, directed=True, indices=np.asarray(sources),
                               return_predecessors=True, limit=limit)
         return np.atleast_2d(dist), np.atleast_2d(pred)
@@ -340,7 +369,8 @@ class Router:
 
         ``pred[v]`` is then the next node from ``v`` towards ``target``.
         """
-        m = self.matrix(self.cost if weights is None else weights).T.tocsr()
+        w = self.cost if weights is None else weights
+        m = self._search_matrix(self._bwd, w[self.in_edges])
         dist, pred = dijkstra(m, directed=True, indices=target, return_predecessors=True,
                               limit=limit)
         return ShortestPaths(target, np.asarray(dist, dtype=float), np.asarray(pred))

@@ -249,8 +249,7 @@ class _Planner:
         the start (leaving and coming home by the same way) can be re-routed too.
         """
         edges = self._untangle_pass(edges, protected, max_fixes)
-        if len(edges) > 3 and repeated_share(self.phys[np.asarray(edges, dtype=np.int64)].tolist(),
-                                             [1.0] * len(edges)) > 0:
+        if len(edges) > 3 and _repeats(self, edges, avoidable=True):
             start = int(self.r.src[edges[0]])
             h = len(edges) // 2
             rot = self._untangle_pass(edges[h:] + edges[:h], protected, max_fixes)
@@ -260,6 +259,7 @@ class _Planner:
 
     def _untangle_pass(self, edges: list[int], protected: set[int],
                        max_fixes: int) -> list[int]:
+        r = self.r
         for _ in range(max_fixes):
             idx = np.asarray(edges, dtype=np.int64)
             phys = self.phys[idx]
@@ -285,6 +285,8 @@ class _Planner:
                     k += 1
             prot_pos = [p for p, nd in enumerate(nodes) if nd in protected]
             fixed = False
+            # a run all on bridges (a spur to a dead-end stop) has no other way
+            runs = [(i, j) for i, j in runs if not r.bridge_edge[idx[i:j]].all()]
             for i0, j0 in sorted(runs, key=lambda ij: -(ij[1] - ij[0])):
                 new_edges = self._replace_run(edges, idx, nodes, prot_pos, i0, j0)
                 if new_edges is not None:
@@ -846,7 +848,7 @@ def _plan_on(
 
             if rank(plain) < rank(tuned):
                 tuned = plain
-        if _repeats(planner, tuned):
+        if _repeats(planner, tuned, avoidable=True):
             # tuning moved the loop: a repeat that could not be re-routed before may be
             # now (only a way to a dead-end stop cannot)
             again = planner.tune(planner.untangle(tuned, protected), protected, target_m)
@@ -938,9 +940,12 @@ def _reachable_router(r: Router, start: int, via: Sequence[int], radius_m: float
     return r.subset(keep)
 
 
-def _repeats(p: _Planner, edges: Sequence[int]) -> int:
-    """Number of traversals of ways the loop has already ridden."""
-    phys = p.phys[np.asarray(edges, dtype=np.int64)]
+def _repeats(p: _Planner, edges: Sequence[int], *, avoidable: bool = False) -> int:
+    """Number of traversals of ways the loop has already ridden (``avoidable``: off bridges)."""
+    idx = np.asarray(edges, dtype=np.int64)
+    if avoidable:
+        idx = idx[~p.r.bridge_edge[idx]]
+    phys = p.phys[idx]
     return len(phys) - len(np.unique(phys))
 
 
