@@ -738,10 +738,11 @@ def plan_loops(
         raise InputError(msg)
     full = network.router
     s_idx, v_idx = full.index[start.node], [full.index[v.node] for v in via]
-    # a loop shaped around a circle stays well inside 0.3 × its length from the start:
-    # plan there first (cheaper searches); only if that fails, in the exact disk of
-    # half the tolerated length, which no loop can leave
-    local = _reachable_router(full, s_idx, v_idx, 0.3 * target_km * 1000.0 + 2000.0)
+    # a loop shaped around a circle through the start (radius about L / 7.9) reaches
+    # about 0.25 L from it: plan within 0.25 L + 2 km of riding first (cheaper
+    # searches); only if that fails, in the exact disk of half the tolerated length,
+    # which no loop can leave
+    local = _reachable_router(full, s_idx, v_idx, 0.25 * target_km * 1000.0 + 2000.0)
     if local is not full:
         try:
             return _plan_on(network, local, start, via, target_km=target_km,
