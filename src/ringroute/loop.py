@@ -972,7 +972,9 @@ def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float)
     err = abs(length - target_m) / target_m
     rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
     cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
-    return 10.0 * err + 30.0 * rep + cost_ratio + 0.3 * _junction_turns_per_km(p, edges)
+    # beyond half a per cent the length error outweighs everything: riders asked for it
+    return (10.0 * err + 100.0 * max(0.0, err - 0.005) + 30.0 * rep + cost_ratio
+            + 0.3 * _junction_turns_per_km(p, edges))
 
 
 def _shape_score(p: _Planner, edges: Sequence[int]) -> float:
