@@ -375,6 +375,12 @@ class Router:
                               limit=limit)
         return ShortestPaths(target, np.asarray(dist, dtype=float), np.asarray(pred))
 
+    def both_ways(self, edges: npt.ArrayLike) -> IntArray:
+        """``edges`` and their reverse edges (where the way is two-way): the ways they ride."""
+        idx = np.asarray(edges, dtype=np.int64)
+        rev = self.reverse[idx]
+        return np.concatenate([idx, rev[rev >= 0]])
+
     def edge_index(self, a: int, b: int) -> int:
         """Index of the edge from node index ``a`` to ``b``.
 

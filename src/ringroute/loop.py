@@ -193,9 +193,7 @@ class _Planner:
         """Weights with the ways of ``edges`` (both directions) made dearer."""
         w = self.w.copy()
         if edges:
-            idx = np.asarray(edges, dtype=np.int64)
-            rev = self.r.reverse[idx]
-            touched = np.unique(np.concatenate([idx, rev[rev >= 0]]))
+            touched = np.unique(self.r.both_ways(edges))
             w[touched] = self.w[touched] * (1.0 + _REUSE_PENALTY)
         return w
 
@@ -232,9 +230,7 @@ class _Planner:
             path = found
             legs.append(path)
             if path:
-                idx = np.asarray(path, dtype=np.int64)
-                rev = r.reverse[idx]
-                touched = np.concatenate([idx, rev[rev >= 0]])
+                touched = r.both_ways(path)
                 fresh = touched[~used[touched]]
                 used[fresh] = True
                 w[fresh] = self.w[fresh] * (1.0 + _REUSE_PENALTY)
@@ -316,10 +312,8 @@ class _Planner:
             if len(via) == 2 and via[0] == via[1]:
                 continue
             w = self.w.copy()
-            for part in (idx[:i], idx[j:]):
-                rev = r.reverse[part]
-                w[part] = np.inf
-                w[rev[rev >= 0]] = np.inf
+            w[r.both_ways(idx[:i])] = np.inf
+            w[r.both_ways(idx[j:])] = np.inf
             arc = float(r.length[idx[i:j]].sum())
             new: list[int] = []
             for a, b in pairwise(via):
@@ -330,9 +324,7 @@ class _Planner:
                     break
                 leg = r.path_edges(sp, b)
                 new += leg
-                rev = r.reverse[np.asarray(leg, dtype=np.int64)]
-                w[leg] = np.inf
-                w[rev[rev >= 0]] = np.inf
+                w[r.both_ways(leg)] = np.inf
             else:
                 new_phys = self.phys[np.asarray(new, dtype=np.int64)]
                 if new and len(set(new_phys.tolist())) == len(new):
@@ -491,10 +483,7 @@ class _Planner:
             loop_phys = set(self.phys[np.asarray(edges, dtype=np.int64)].tolist())
             w = self.w.copy()
             if cross:
-                idx = np.asarray(edges, dtype=np.int64)
-                rev = r.reverse[idx]
-                w[idx] = np.inf
-                w[rev[rev >= 0]] = np.inf
+                w[r.both_ways(edges)] = np.inf
             else:
                 w[on_loop[r.dst]] = np.inf
             prot_pos = [i for i, nd in enumerate(nodes) if nd in protected]
