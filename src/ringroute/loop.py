@@ -249,8 +249,10 @@ class _Planner:
             start = int(self.r.src[edges[0]])
             h = len(edges) // 2
             rot = self._untangle_pass(edges[h:] + edges[:h], protected, max_fixes)
-            k = next(i for i, e in enumerate(rot) if int(self.r.src[e]) == start)
-            edges = rot[k:] + rot[:k]
+            # the start is a stop, so the re-routed loop still passes it
+            k = next((i for i, e in enumerate(rot) if int(self.r.src[e]) == start), None)
+            if k is not None:
+                edges = rot[k:] + rot[:k]
         return edges
 
     def _untangle_pass(self, edges: list[int], protected: set[int],
