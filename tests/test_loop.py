@@ -333,3 +333,89 @@ def test_prefer_cycleways(heidelberg: Network) -> None:
     rises = sum(k > p for p, k in zip(plain_shares, keen_shares, strict=True))
     assert np.mean(keen_shares) > np.mean(plain_shares) + 0.05, (plain_shares, keen_shares)
     assert rises >= 4, (plain_shares, keen_shares)
+
+
+# ------------------------------------------------------------ length tuning
+def _metric_network(nodes: dict[int, tuple[float, float]],
+                    ways: list[tuple[list[int], float, str]]) -> Network:
+    """A two-way network from node positions in metres and ways (chain, factor, class)."""
+    g = nx.MultiDiGraph(crs="epsg:4326")
+    lat0, lon0 = 36.0, 140.0
+    m_lat = 111_195.0
+    m_lon = m_lat * math.cos(math.radians(lat0))
+    for n, (x, y) in nodes.items():
+        g.add_node(n, x=lon0 + x / m_lon, y=lat0 + y / m_lat)
+    for k, (chain, factor, way_class) in enumerate(ways):
+        for a, b in pairwise(chain):
+            length = math.dist(nodes[a], nodes[b])
+            attrs = {"length_m": length, "length": length, "highway": "residential",
+                     "bike_factor": factor, "way_class": way_class, "cycle_route": False,
+                     "osmid": k}
+            g.add_edge(a, b, **attrs)
+            g.add_edge(b, a, **attrs)
+    return Network(g, "generated")
+
+
+def _bump(start: tuple[float, float], headings_deg: list[float],
+          step_m: float) -> list[tuple[float, float]]:
+    pts = [start]
+    for h in headings_deg:
+        x, y = pts[-1]
+        pts.append((x + step_m * math.cos(math.radians(h)), y + step_m * math.sin(math.radians(h))))
+    return pts
+
+
+@pytest.mark.parametrize("case", ["turns", "main road"])
+def test_tuning_prefers_a_smooth_quiet_detour(case: str) -> None:
+    """Of two detours that fix the length equally well, tuning takes the better ride.
+
+    A rectangular loop (2000 × 600 m, ridden counter-clockwise from its south-west
+    corner) has a detour on its south side (found first) and one on its north side,
+    both adding the same length. "turns": the south one zigzags with eight right-angle
+    turns, the north one bends by 40° at a time (no turn counts). "main road": both
+    have the same smooth shape, the south one is a main road (bike cost ×1.8).
+    """
+    from ringroute.loop import _Planner, _turn_count
+
+    smooth = [140.0, 100.0, 140.0, 180.0, 220.0, 260.0, 220.0, 180.0]  # 40° bends
+    north_bump = _bump((1800.0, 600.0), smooth, 100.0)  # westwards, out to the north
+    gain = 800.0 - (1800.0 - north_bump[-1][0])
+    nodes = {0: (0.0, 0.0), 1: (200.0, 0.0), 2: (2000.0, 0.0), 3: (2000.0, 600.0),
+             4: north_bump[0], 5: north_bump[-1], 6: (0.0, 600.0)}
+    north = [4, *range(100, 100 + len(north_bump) - 2), 5]
+    nodes.update({100 + k: q for k, q in enumerate(north_bump[1:-1])})
+    if case == "turns":
+        # south, east, south, east, north, east, north: 600 m of arc, 600 + 4h of path
+        h = gain / 4.0
+        south_bump = [(200.0, 0.0), (200.0, -h), (400.0, -h), (400.0, -2 * h),
+                      (600.0, -2 * h), (600.0, -h), (800.0, -h), (800.0, 0.0)]
+        south_factor = 1.0
+    else:
+        # the same shape mirrored: eastwards, out to the south
+        south_bump = _bump((200.0, 0.0), [h - 180.0 for h in smooth], 100.0)
+        south_factor = 1.8
+    nodes[7] = (south_bump[-1][0], 0.0)
+    south = [1, *range(200, 200 + len(south_bump) - 2), 7]
+    nodes.update({200 + k: q for k, q in enumerate(south_bump[1:-1])})
+    loop_chain = [0, 1, 7, 2, 3, 4, 5, 6, 0]
+    net = _metric_network(nodes, [
+        (loop_chain, 1.0, "quiet"),
+        (north, 1.0, "quiet"),
+        (south, south_factor, "quiet" if south_factor == 1.0 else "main"),
+    ])
+    r = net.router
+    p = _Planner(r, r.cost, 5.0)
+
+    def walk(chain: list[int]) -> list[int]:
+        return [r.edge_index(r.index[a], r.index[b]) for a, b in pairwise(chain)]
+
+    edges = walk(loop_chain)
+    # both detours are equally good for the length
+    assert p.length(walk(south)) - (nodes[7][0] - 200.0) == pytest.approx(gain, abs=0.5)
+    target = p.length(edges) + gain
+    tuned = p.tune(list(edges), {r.index[0]}, target)
+    assert p.length(tuned) == pytest.approx(target, abs=5.0)
+    used = {int(r.node_ids[r.dst[e]]) for e in tuned}
+    assert set(north[1:-1]) <= used
+    assert not used & set(south[1:-1])
+    assert _turn_count(p, tuned) == _turn_count(p, edges)  # 40° bends are no turns

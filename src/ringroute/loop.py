@@ -53,6 +53,12 @@ ProgressFn = Callable[[str, float], None]
 MAX_TARGET_KM = 1000.0
 _REUSE_PENALTY = 30.0
 _EXACT_TSP_MAX = 7
+# length tuning: of the detours closest to the wanted length, prefer few turns (each
+# weighs like this many metres of length error, the router's cost of a right-angle
+# turn) and little bike cost above the length (main roads, rough surfaces)
+_DETOUR_CHOICES = 12
+_DETOUR_TURN_M = 60.0
+_DETOUR_SURCHARGE = 0.3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -498,7 +504,8 @@ class _Planner:
                 if cum[i] >= nxt:
                     anchors.append(i)
                     nxt = cum[i] + step
-            best: tuple[float, int, int, int, int, ShortestPaths] | None = None
+            found: list[tuple[float, int, int, int, int, int]] = []
+            rows: list[ShortestPaths] = []
             limit_cost = 1.6 * (max_arc + abs(err))
             dist_all, pred_all = r.shortest_paths_many([nodes[i] for i in anchors], w,
                                                        limit=limit_cost)
@@ -506,6 +513,7 @@ class _Planner:
                 a = nodes[i]
                 jmax = next((p for p in prot_pos if p > i), len(nodes) - 1)
                 sp = ShortestPaths(a, dist_all[row], pred_all[row])
+                rows.append(sp)
                 lens = self._tree_lengths(pred_all[row])
                 for j in range(i + 1, jmax + 1):
                     arc = cum[j] - cum[i]
@@ -525,10 +533,9 @@ class _Planner:
                             continue
                         else:
                             new_len = float(lens[wn] + r.length[e])
-                        score = abs(err - (new_len - arc))
-                        if best is None or score < best[0]:
-                            best = (score, i, j, wn, e, sp)
-            if best is None or best[0] >= abs(err) - 1.0:
+                        found.append((abs(err - (new_len - arc)), i, j, wn, e, row))
+            best = self._pick_detour(edges, nodes, found, rows, abs(err))
+            if best is None:
                 if reach < 3.0:
                     reach *= 2.0
                     continue
@@ -536,10 +543,43 @@ class _Planner:
                     cross, reach = True, 1.0
                     continue
                 break
-            _, i, j, wn, e, sp = best
-            detour = ([] if wn == nodes[i] else r.path_edges(sp, wn)) + [e]
+            i, j, detour = best
             edges = edges[:i] + detour + edges[j:]
         return edges
+
+    def _pick_detour(self, edges: list[int], nodes: list[int],
+                     found: list[tuple[float, int, int, int, int, int]],
+                     rows: Sequence[ShortestPaths], abs_err: float,
+                     ) -> tuple[int, int, list[int]] | None:
+        """Choose among detours that fix the length about equally well.
+
+        ``found`` holds ``(remaining error, i, j, wn, e, row)``: replace the arc
+        ``nodes[i]..nodes[j]`` by the search tree path of ``rows[row]`` to ``wn`` and
+        edge ``e``. Of the :data:`_DETOUR_CHOICES` closest to the target, the one that
+        adds the fewest turns (:data:`_DETOUR_TURN_M` metres of error each) and the
+        least bike cost above the length (weighted :data:`_DETOUR_SURCHARGE`) wins.
+        Returns ``(i, j, detour edges)``, or ``None`` if no detour reduces the error.
+        """
+        found.sort(key=lambda t: t[0])
+        r = self.r
+        n = len(edges)
+        best: tuple[float, int, int, list[int]] | None = None
+        for rest_m, i, j, wn, e, row in found[:_DETOUR_CHOICES]:
+            if rest_m >= abs_err - 1.0:
+                break
+            detour = ([] if wn == nodes[i] else r.path_edges(rows[row], wn)) + [e]
+            # the loop is closed: the edge before the first is the last one
+            before, after = edges[i - 1], edges[j % n]
+            added_turns = (_turn_count(self, [before, *detour, after])
+                           - _turn_count(self, [before, *edges[i:j], after]))
+            new = np.asarray(detour, dtype=np.int64)
+            old = np.asarray(edges[i:j], dtype=np.int64)
+            surcharge = (float((self.w[new] - r.length[new]).sum())
+                         - float((self.w[old] - r.length[old]).sum()))
+            key = rest_m + _DETOUR_TURN_M * added_turns + _DETOUR_SURCHARGE * surcharge
+            if best is None or key < best[0]:
+                best = (key, i, j, detour)
+        return None if best is None else best[1:]
 
 
 def _tour_order(dist: FloatArray) -> list[int]:
@@ -979,13 +1019,20 @@ def _shape_score(p: _Planner, edges: Sequence[int]) -> float:
         _junction_turns_per_km(p, edges))
 
 
-def _junction_turns_per_km(p: _Planner, edges: Sequence[int]) -> float:
-    """Turns of more than 50° where consecutive edges meet, per km (a cheap proxy)."""
+def _turn_count(p: _Planner, edges: Sequence[int]) -> int:
+    """Turns of more than 50° where consecutive edges meet."""
     idx = np.asarray(edges, dtype=np.int64)
     if len(idx) < 2:
-        return 0.0
+        return 0
     delta = np.abs((p.r.head_out[idx[1:]] - p.r.head_in[idx[:-1]] + 180.0) % 360.0 - 180.0)
-    return float(np.count_nonzero(delta > 50.0)) / max(p.length(edges) / 1000.0, 1e-3)
+    return int(np.count_nonzero(delta > 50.0))
+
+
+def _junction_turns_per_km(p: _Planner, edges: Sequence[int]) -> float:
+    """Turns of more than 50° where consecutive edges meet, per km (a cheap proxy)."""
+    if len(edges) < 2:
+        return 0.0
+    return _turn_count(p, edges) / max(p.length(edges) / 1000.0, 1e-3)
 
 
 def _shape_candidates(
