@@ -34,9 +34,11 @@ def _heading(p: tuple[float, float], q: tuple[float, float], lat: float) -> floa
     return math.degrees(math.atan2(dx, dy)) % 360.0
 
 
-#: Extra cost (metres of riding) of a turn, by the angle turned.
-TURN_COST_M: tuple[tuple[float, float], ...] = ((150.0, 150.0), (100.0, 60.0), (50.0, 35.0),
-                                                (25.0, 8.0))
+#: Extra cost (metres of riding) of a turn, by the angle turned. A loop that flows
+#: turns rarely: riders take a few hundred metres more over a turn at every block
+#: (the quality target counts heading changes of more than 50°).
+TURN_COST_M: tuple[tuple[float, float], ...] = ((150.0, 900.0), (100.0, 360.0), (50.0, 210.0),
+                                                (25.0, 50.0))
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ _EXACT_TSP_MAX = 7
 _DETOUR_CHOICES = 12
 _DETOUR_TURN_M = 60.0
 _DETOUR_SURCHARGE = 0.3
+# a loop grown on plain shortest paths is re-routed minding turns, which changes its
+# length by up to a few per cent either way; tuning mends up to this share
+_REROUTE_TOL = 0.15
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -428,7 +431,7 @@ class _Planner:
         if grown or not turn_routed:  # re-route the whole loop once, now minding turns
             rerouted = [e for leg in self.route_legs(controls) for e in leg]
             if abs(self.length(rerouted) - target_m) <= max(
-                    abs(self.length(out) - target_m), 0.03 * target_m):
+                    abs(self.length(out) - target_m), _REROUTE_TOL * target_m):
                 out = rerouted
         return controls, out
 
@@ -868,25 +871,25 @@ def _plan_on(
     rest = [c for c in candidates if c not in diverse]
     diverse += rest[: max(0, keep - len(diverse))]
     candidates = diverse + [c for c in rest if c.label == "shortest" and c not in diverse]
+
+    def rank(e: list[int]) -> tuple[bool, float]:
+        off = abs(planner.length(e) - target_m) > tolerance * target_m
+        return off, _score(network, planner, e, target_m)
+
     for c in candidates:
         tuned = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
         if abs(planner.length(tuned) - target_m) > 0.5 * tolerance * target_m:
             # untangling can lengthen a loop beyond repair (e.g. the shortest one)
             plain = planner.tune(c.edges, protected, target_m)
-
-            def rank(e: list[int]) -> tuple[bool, float]:
-                off = abs(planner.length(e) - target_m) > tolerance * target_m
-                return off, _score(network, planner, e, target_m)
-
             if rank(plain) < rank(tuned):
                 tuned = plain
-        if _repeats(planner, tuned, avoidable=True):
+        if (_repeats(planner, tuned, avoidable=True)
+                or abs(planner.length(tuned) - target_m) > planner.tol_m):
             # tuning moved the loop: a repeat that could not be re-routed before may be
-            # now (only a way to a dead-end stop cannot)
+            # now (only a way to a dead-end stop cannot), and a loop far from the
+            # target gets a second round of detours
             again = planner.tune(planner.untangle(tuned, protected), protected, target_m)
-            if (_repeats(planner, again) < _repeats(planner, tuned)
-                    and abs(planner.length(again) - target_m)
-                    <= max(abs(planner.length(tuned) - target_m), planner.tol_m)):
+            if rank(again) < rank(tuned):
                 tuned = again
         c.edges = tuned
         c.length_m = planner.length(c.edges)
