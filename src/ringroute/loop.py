@@ -47,6 +47,7 @@ from ringroute.sights import SnappedPlace
 log = logging.getLogger("ringroute")
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 ProgressFn = Callable[[str, float], None]
 
 #: Loops longer than this are refused as input errors.
@@ -446,17 +447,21 @@ class _Planner:
         """Length (not cost) along the search tree to (or from) every reached node."""
         return self._tree_lengths(sp.pred, reverse=reverse)
 
-    def _tree_lengths(self, pred_row: npt.NDArray[np.int32], *,
+    def _tree_lengths(self, pred_rows: npt.NDArray[np.int32], *,
                       reverse: bool = False) -> FloatArray:
-        pred = pred_row.astype(np.int64)
-        n = self.r.n_nodes
-        has = pred >= 0
-        acc = np.zeros(n)
+        """Tree lengths for one predecessor row, or for each row of a 2-D array."""
+        pred = np.atleast_2d(pred_rows).astype(np.int64)
+        n_rows, n = pred.shape
+        flat = pred.ravel()
+        has = flat >= 0
         v = np.nonzero(has)[0]
-        code = v * n + pred[v] if reverse else pred[v] * n + v
-        pos = np.searchsorted(self.edge_code, code)
-        acc[v] = self.r.length[pos]
-        anc = np.where(has, pred, -1)
+        node = v % n
+        code = node * n + flat[v] if reverse else flat[v] * n + node
+        acc = np.zeros(n_rows * n)
+        acc[v] = self.r.length[np.searchsorted(self.edge_code, code)]
+        # ancestors as flat positions in the same row
+        anc = np.full(n_rows * n, -1, dtype=np.int64)
+        anc[v] = flat[v] + (v - node)
         idx = v
         while len(idx):
             a = anc[idx]
@@ -465,7 +470,7 @@ class _Planner:
             idx = idx[anc[idx] >= 0]
         # note: acc[a] may already include further ancestors; pointer jumping is exact
         # because each step doubles the covered span of the chain.
-        return acc
+        return acc.reshape(pred.shape) if np.ndim(pred_rows) == 2 else acc
 
     # -- length tuning -----------------------------------------------------------
     def tune(self, edges: list[int], protected: set[int], target_m: float,
@@ -491,13 +496,13 @@ class _Planner:
             loop_nodes = np.unique(np.asarray(nodes, dtype=np.int64))
             on_loop = np.zeros(r.n_nodes, dtype=bool)
             on_loop[loop_nodes] = True
-            loop_phys = set(self.phys[np.asarray(edges, dtype=np.int64)].tolist())
             w = self.w.copy()
             if cross:
                 w[r.both_ways(edges)] = np.inf
             else:
                 w[on_loop[r.dst]] = np.inf
-            prot_pos = [i for i, nd in enumerate(nodes) if nd in protected]
+            prot_pos = np.asarray([i for i, nd in enumerate(nodes) if nd in protected],
+                                  dtype=np.int64)
             max_arc = reach * max(800.0, min(0.1 * target_m, 1.2 * abs(err) + 600.0))
             n_anchor = 32
             step = length / n_anchor
@@ -507,36 +512,15 @@ class _Planner:
                 if cum[i] >= nxt:
                     anchors.append(i)
                     nxt = cum[i] + step
-            found: list[tuple[float, int, int, int, int, int]] = []
-            rows: list[ShortestPaths] = []
             limit_cost = 1.6 * (max_arc + abs(err))
             dist_all, pred_all = r.shortest_paths_many([nodes[i] for i in anchors], w,
                                                        limit=limit_cost)
-            for row, i in enumerate(anchors):
-                a = nodes[i]
-                jmax = next((p for p in prot_pos if p > i), len(nodes) - 1)
-                sp = ShortestPaths(a, dist_all[row], pred_all[row])
-                rows.append(sp)
-                lens = self._tree_lengths(pred_all[row])
-                for j in range(i + 1, jmax + 1):
-                    arc = cum[j] - cum[i]
-                    if arc > max_arc:
-                        break
-                    b = nodes[j]
-                    lo, hi = int(r.in_indptr[b]), int(r.in_indptr[b + 1])
-                    for e_in in r.in_edges[lo:hi]:
-                        e = int(e_in)
-                        wn = int(r.src[e])
-                        if wn == a:
-                            if int(self.phys[e]) in loop_phys:
-                                continue
-                            new_len = float(r.length[e])
-                        elif ((on_loop[wn] and not cross) or not math.isfinite(sp.dist[wn])
-                              or int(self.phys[e]) in loop_phys):
-                            continue
-                        else:
-                            new_len = float(lens[wn] + r.length[e])
-                        found.append((abs(err - (new_len - arc)), i, j, wn, e, row))
+            rows = [ShortestPaths(nodes[i], dist_all[k], pred_all[k])
+                    for k, i in enumerate(anchors)]
+            found = self._detours(nodes, cum, np.asarray(anchors, dtype=np.int64),
+                                  prot_pos, max_arc, err, dist_all,
+                                  self._tree_lengths(pred_all),
+                                  on_loop if not cross else np.zeros_like(on_loop), edges)
             best = self._pick_detour(edges, nodes, found, rows, abs(err))
             if best is None:
                 if reach < 3.0:
@@ -550,26 +534,64 @@ class _Planner:
             edges = edges[:i] + detour + edges[j:]
         return edges
 
-    def _pick_detour(self, edges: list[int], nodes: list[int],
-                     found: list[tuple[float, int, int, int, int, int]],
+    def _detours(self, nodes: list[int], cum: FloatArray, anchors: IntArray,
+                 prot_pos: IntArray, max_arc: float, err: float, dist: FloatArray,
+                 lens: FloatArray, blocked: npt.NDArray[np.bool_],
+                 edges: list[int]) -> FloatArray:
+        """List every detour that may replace an arc of the loop.
+
+        The arc runs from ``anchors[k]`` to a later node ``j`` (at most ``max_arc``
+        long, not across a protected stop); the detour follows the search tree of row
+        ``k`` to a node ``wn`` (not ``blocked``) and a way ``e`` from it into ``nodes[j]``.
+
+        Returns rows ``(remaining error, i, j, wn, e, k)`` (see :meth:`_pick_detour`).
+        """
+        r = self.r
+        node_arr = np.asarray(nodes, dtype=np.int64)
+        on_loop_way = np.zeros(r.n_edges, dtype=bool)
+        on_loop_way[r.both_ways(edges)] = True
+        # the last arc end: the next protected stop, and no farther than max_arc
+        ends = np.append(prot_pos, len(nodes) - 1)
+        jmax = ends[np.searchsorted(prot_pos, anchors, side="right")]
+        jend = np.minimum(jmax, np.searchsorted(cum, cum[anchors] + max_arc, side="right") - 1)
+        cnt = np.maximum(jend - anchors, 0)
+        row = np.repeat(np.arange(len(anchors)), cnt)
+        js = anchors[row] + 1 + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        # every way into nodes[j] may end the detour
+        b = node_arr[js]
+        deg = r.in_indptr[b + 1] - r.in_indptr[b]
+        row, js = np.repeat(row, deg), np.repeat(js, deg)
+        offs = np.arange(int(deg.sum())) - np.repeat(np.cumsum(deg) - deg, deg)
+        e = r.in_edges[np.repeat(r.in_indptr[b], deg) + offs]
+        wn = r.src[e].astype(np.int64)
+        i = anchors[row]
+        direct = wn == node_arr[i]
+        ok = ~on_loop_way[e] & (direct | (np.isfinite(dist[row, wn]) & ~blocked[wn]))
+        new_len = np.where(direct, 0.0, lens[row, wn]) + r.length[e]
+        rest = np.abs(err - (new_len - (cum[js] - cum[i])))
+        out: FloatArray = np.column_stack([rest, i, js, wn, e, row])[ok]
+        return out
+
+    def _pick_detour(self, edges: list[int], nodes: list[int], found: FloatArray,
                      rows: Sequence[ShortestPaths], abs_err: float,
                      ) -> tuple[int, int, list[int]] | None:
         """Choose among detours that fix the length about equally well.
 
-        ``found`` holds ``(remaining error, i, j, wn, e, row)``: replace the arc
-        ``nodes[i]..nodes[j]`` by the search tree path of ``rows[row]`` to ``wn`` and
-        edge ``e``. Of the :data:`_DETOUR_CHOICES` closest to the target, the one that
-        adds the fewest turns (:data:`_DETOUR_TURN_M` metres of error each) and the
-        least bike cost above the length (weighted :data:`_DETOUR_SURCHARGE`) wins.
+        Each row of ``found`` is ``(remaining error, i, j, wn, e, row)``: replace the
+        arc ``nodes[i]..nodes[j]`` by the search tree path of ``rows[row]`` to ``wn``
+        and edge ``e``. Of the :data:`_DETOUR_CHOICES` closest to the target, the one
+        that adds the fewest turns (:data:`_DETOUR_TURN_M` metres of error each) and
+        the least bike cost above the length (weighted :data:`_DETOUR_SURCHARGE`) wins.
         Returns ``(i, j, detour edges)``, or ``None`` if no detour reduces the error.
         """
-        found.sort(key=lambda t: t[0])
+        order = np.argsort(found[:, 0], kind="stable")[:_DETOUR_CHOICES]
         r = self.r
         n = len(edges)
         best: tuple[float, int, int, list[int]] | None = None
-        for rest_m, i, j, wn, e, row in found[:_DETOUR_CHOICES]:
+        for rest_m, fi, fj, fwn, fe, frow in found[order].tolist():
             if rest_m >= abs_err - 1.0:
                 break
+            i, j, wn, e, row = int(fi), int(fj), int(fwn), int(fe), int(frow)
             detour = ([] if wn == nodes[i] else r.path_edges(rows[row], wn)) + [e]
             # the loop is closed: the edge before the first is the last one
             before, after = edges[i - 1], edges[j % n]
