@@ -38,17 +38,71 @@ def count_turns(lat: Sequence[float], lon: Sequence[float]) -> int:
     where the heading 40 m ahead differs from the current heading by more than
     50°. A closed loop's closing junction counts like any other.
     """
-    x, y = resample_xy(lat, lon)
-    if len(x) < 3:
+    if len(lat) < 2:
         return 0
-    heading = np.degrees(np.arctan2(np.diff(y), np.diff(x)))
+    proj = LocalProjection(float(np.mean(lat)), float(np.mean(lon)))
+    x, y = proj.to_xy(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))
+    return int(count_turns_xy([(x, y)])[0])
+
+
+def count_turns_xy(lines: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """:func:`count_turns` for many polylines in local metres at once.
+
+    Parameters
+    ----------
+    lines
+        ``(x, y)`` coordinate arrays (metres) of each polyline.
+
+    Returns
+    -------
+    numpy.ndarray
+        The number of turns of each polyline.
+    """
+    result = np.zeros(len(lines), dtype=np.int64)
+    # a line of fewer than two points has no turn
+    keep = [k for k, (x, _) in enumerate(lines) if len(x) >= 2]
+    if not keep:
+        return result
+    n = len(keep)
+    out = np.zeros(n, dtype=np.int64)
+    sizes = np.fromiter((len(lines[k][0]) for k in keep), np.int64, n)
+    x = np.concatenate([np.asarray(lines[k][0], dtype=float) for k in keep])
+    y = np.concatenate([np.asarray(lines[k][1], dtype=float) for k in keep])
+    line = np.repeat(np.arange(n), sizes)
+    first = np.cumsum(sizes) - sizes
+    seg = np.hypot(np.diff(x), np.diff(y))
+    seg[(first[1:] - 1)] = 0.0  # no segment between one line's end and the next start
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    start_m = cum[first]
+    total_m = cum[first + sizes - 1] - start_m
+    # positions every 10 m along each line (as count_turns' resampling)
+    counts = np.where(total_m > 0, np.ceil(total_m / _STEP_M - 1e-9), 1).astype(np.int64)
+    pos_line = np.repeat(np.arange(n), counts)
+    offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    s = start_m[pos_line] + offs * _STEP_M
+    # interpolate within each line: search among that line's vertices only
+    key = line.astype(float) * (cum[-1] + 1.0) * 2.0 + cum  # strictly grouped by line
+    q = pos_line.astype(float) * (cum[-1] + 1.0) * 2.0 + s
+    xs = np.interp(q, key, x)
+    ys = np.interp(q, key, y)
     k = round(TURN_WINDOW_M / _STEP_M)
+    same = pos_line[1:] == pos_line[:-1]
+    heading = np.degrees(np.arctan2(np.diff(ys), np.diff(xs)))
+    h_line = pos_line[:-1]
     if len(heading) <= k:
-        return 0
+        return result
     delta = np.abs((heading[k:] - heading[:-k] + 180.0) % 360.0 - 180.0)
-    turning = delta > TURN_ANGLE_DEG
-    # count rising edges of the boolean series
-    return int(turning[0]) + int(np.count_nonzero(turning[1:] & ~turning[:-1]))
+    # a window must lie within one line: its first and last heading belong to it
+    win_ok = same[:-k].copy()
+    for j in range(1, k + 1):
+        win_ok &= np.concatenate([same[j:], np.zeros(j, dtype=bool)])[: len(win_ok)]
+    turning = (delta > TURN_ANGLE_DEG) & win_ok
+    prev = np.concatenate([[False], turning[:-1]])
+    prev_same = np.concatenate([[False], h_line[1:len(turning)] == h_line[:len(turning) - 1]])
+    rising = turning & ~(prev & prev_same)
+    np.add.at(out, h_line[: len(turning)][rising], 1)
+    result[keep] = out
+    return result
 
 
 def turns_per_km(lat: Sequence[float], lon: Sequence[float], length_m: float) -> float:

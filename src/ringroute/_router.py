@@ -21,6 +21,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from ringroute._geo import LocalProjection
+from ringroute._metrics import TURN_WINDOW_M, count_turns_xy
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -34,11 +35,15 @@ def _heading(p: tuple[float, float], q: tuple[float, float], lat: float) -> floa
     return math.degrees(math.atan2(dx, dy)) % 360.0
 
 
+#: Extra cost (metres of riding) of a bend within a way (a heading change of more than
+#: 50° within 40 m where no other way joins): a winding way flows like one with turns.
+BEND_COST_M = 350.0
+
 #: Extra cost (metres of riding) of a turn, by the angle turned. A loop that flows
 #: turns rarely: riders take a few hundred metres more over a turn at every block
 #: (the quality target counts heading changes of more than 50°).
-TURN_COST_M: tuple[tuple[float, float], ...] = ((150.0, 900.0), (100.0, 360.0), (50.0, 210.0),
-                                                (25.0, 50.0))
+TURN_COST_M: tuple[tuple[float, float], ...] = ((150.0, 1200.0), (100.0, 600.0),
+                                                (50.0, 350.0), (25.0, 80.0))
 
 
 @dataclass(frozen=True)
@@ -97,16 +102,25 @@ class Router:
         # headings (degrees, clockwise from north) where each edge leaves and arrives
         self.head_out: FloatArray = np.zeros(n_edges)
         self.head_in: FloatArray = np.zeros(n_edges)
+        curved: list[tuple[int, npt.NDArray[np.float64]]] = []
         for i, ((a, b), x) in enumerate(zip(keys, vals, strict=True)):
             geom = x[5]
             if geom is not None:
                 cs = list(geom.coords)
                 if len(cs) >= 2 and (cs[0][0], cs[0][1]) != (self.lon[a], self.lat[a]):
                     cs.reverse()
+                if len(cs) > 2 and self.length[i] > TURN_WINDOW_M:
+                    curved.append((i, np.asarray(cs, dtype=float)))
             else:
                 cs = [(self.lon[a], self.lat[a]), (self.lon[b], self.lat[b])]
             self.head_out[i] = _heading(cs[0], cs[1], self.lat[a])
             self.head_in[i] = _heading(cs[-2], cs[-1], self.lat[a])
+        #: turns within each edge (bends of a winding way), counted like the loop's turns
+        self.bends: IntArray = np.zeros(n_edges, dtype=np.int64)
+        if curved:
+            lines = [self.proj.to_xy(c[:, 1], c[:, 0]) for _, c in curved]
+            self.bends[[i for i, _ in curved]] = count_turns_xy(lines)
+        self.cost += BEND_COST_M * self.bends
         self._index_edges()
 
     def _index_edges(self) -> None:
@@ -153,6 +167,7 @@ class Router:
         sub.way_class = [c for c, m in zip(self.way_class, emask.tolist(), strict=True) if m]
         sub.cycle_route = self.cycle_route[emask]
         sub.head_out, sub.head_in = self.head_out[emask], self.head_in[emask]
+        sub.bends = self.bends[emask]
         sub._index_edges()
         sub.__dict__["core"] = self.core[kept]
         sub.__dict__["bridge_edge"] = self.bridge_edge[emask]  # judged on the whole network
