@@ -61,8 +61,9 @@ _DETOUR_CHOICES = 12
 _DETOUR_TURN_M = 60.0
 _DETOUR_SURCHARGE = 0.3
 # a loop grown on plain shortest paths is re-routed minding turns, which changes its
-# length by up to a few per cent either way; tuning mends up to this share
+# length by up to a few per cent either way; tuning lengthens up to this share...
 _REROUTE_TOL = 0.15
+_REROUTE_OVER = 0.05  # but shortens poorly: a re-routed loop may overshoot this much
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -398,7 +399,8 @@ class _Planner:
             clearance, _ = tree.query(np.column_stack([r.xm, r.ym]))
             far = clearance >= min(600.0, max(150.0, need / 10.0))
             want = need
-            good = ok & far & (np.abs(ext - want) <= 0.2 * want)
+            # overshooting costs more than falling short (tuning shortens poorly)
+            good = ok & far & (ext >= 0.75 * want) & (ext <= want + 0.01 * target_m)
             if good.any():
                 cand = np.nonzero(good)[0]
                 quality = (fwd.dist[cand] + bwd.dist[cand]) / np.maximum(la[cand] + lb[cand], 1.0)
@@ -431,8 +433,11 @@ class _Planner:
         out = [e for leg in legs for e in leg]
         if grown or not turn_routed:  # re-route the whole loop once, now minding turns
             rerouted = [e for leg in self.route_legs(controls) for e in leg]
-            if abs(self.length(rerouted) - target_m) <= max(
-                    abs(self.length(out) - target_m), _REROUTE_TOL * target_m):
+            # tuning lengthens a loop cheaply (detours) but shortens it poorly
+            over = self.length(rerouted) - target_m
+            was = self.length(out) - target_m
+            if (-max(abs(was), _REROUTE_TOL * target_m) <= over
+                    <= max(was, _REROUTE_OVER * target_m)):
                 out = rerouted
         return controls, out
 
@@ -512,7 +517,8 @@ class _Planner:
                 if cum[i] >= nxt:
                     anchors.append(i)
                     nxt = cum[i] + step
-            limit_cost = 1.6 * (max_arc + abs(err))
+            # a detour is at most max_arc + err long (shorter than its arc when err < 0)
+            limit_cost = 1.6 * (max_arc + max(err, 0.0))
             dist_all, pred_all = r.shortest_paths_many([nodes[i] for i in anchors], w,
                                                        limit=limit_cost)
             rows = [ShortestPaths(nodes[i], dist_all[k], pred_all[k])
@@ -878,9 +884,14 @@ def _plan_on(
         short.sort(key=lambda c: _shape_score(planner, c.edges))
         dropped = {id(c) for c in short[keep:] if c.label != "shortest"}
         candidates = [c for c in candidates if id(c) not in dropped]
+    routed: list[_Candidate] = []
     for c in candidates:
         _route_turns(planner, c, target_m)
         c.score = _quick_score(planner, c.edges, target_m)
+        # the shortest loop grown through the tour's stops often becomes the tour
+        if all(c.edges != o.edges for o in routed):
+            routed.append(c)
+    candidates = routed
     # tune the promising ones only: tuning costs dozens of searches per candidate
     candidates.sort(key=lambda c: c.score)
     # prefer a diverse set (alternatives must differ), then fill up by score; the exact
