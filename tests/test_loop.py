@@ -257,6 +257,10 @@ def test_forced_repeats_on_a_dead_end() -> None:
     r = net.router
     assert r.forced_repeat_m([r.index[0], r.index[1003]]) == pytest.approx(1200.0)
     assert r.forced_repeat_m([r.index[0], r.index[9]]) == 0.0
+    # a lone start at the spur's end, or stops only on the spur: ride to the grid and back
+    assert r.forced_repeat_m([r.index[1003]]) == pytest.approx(1200.0)
+    assert r.forced_repeat_m([r.index[1002], r.index[1003]]) == pytest.approx(1200.0)
+    assert r.forced_repeat_m([r.index[9]]) == 0.0
     loop = plan_loops(net, _place(net, 0, "start"), [_place(net, 1003, "end")],
                       target_km=6.0)[0]
     _check_loop(loop, net)

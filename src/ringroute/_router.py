@@ -217,7 +217,7 @@ class Router:
         part, _ = self._bridges
         if not len(part):
             return np.zeros(0, dtype=bool)
-        sizes = np.bincount(part)
+        sizes = self._part_sizes
         if sizes.max() <= 1:  # pragma: no cover - a tree-shaped network
             return np.ones(self.n_nodes, dtype=bool)
         return np.asarray(part == int(np.argmax(sizes)))
@@ -227,18 +227,34 @@ class Router:
 
         A walk that crosses a bridge must come back over it. The bridges that any
         loop through the stops has to cross form the smallest subtree of the bridge
-        tree joining the stops' parts; each is ridden twice.
+        tree joining the stops' parts; each is ridden twice. If no part of that
+        subtree holds a cycle (e.g. a lone start at the end of a dead end), a loop
+        also rides the bridges to the nearest part that does -- or else rides all of
+        its ways twice.
         """
         part, tree = self._bridges
         terminals = {int(part[s]) for s in stops}
-        if len(terminals) < 2 or any(t not in tree for t in terminals):
-            return 0.0
+        if not terminals or any(t not in tree for t in terminals):
+            return 0.0  # a stop's part has no bridge: it is its whole network
         keep = nx.Graph(tree.subgraph(nx.node_connected_component(tree, next(iter(terminals)))))
         leaves = [n for n in keep if keep.degree(n) <= 1 and n not in terminals]
         while leaves:
             keep.remove_nodes_from(leaves)
             leaves = [n for n in keep if keep.degree(n) <= 1 and n not in terminals]
-        return 2.0 * float(sum(d["length"] for _, _, d in keep.edges(data=True)))
+        forced = float(sum(d["length"] for _, _, d in keep.edges(data=True)))
+        sizes = self._part_sizes
+        if not any(sizes[n] > 1 for n in keep):
+            dist = nx.multi_source_dijkstra_path_length(tree, set(keep), weight="length")
+            to_cycle = [d for n, d in dist.items() if sizes[n] > 1]
+            if to_cycle:
+                forced += min(to_cycle)
+        return 2.0 * forced
+
+    @cached_property
+    def _part_sizes(self) -> IntArray:
+        """Number of nodes of each 2-edge-connected part (more than one: it has a cycle)."""
+        part, _ = self._bridges
+        return np.bincount(part)
 
     @cached_property
     def _core_tree(self) -> tuple[cKDTree, IntArray]:
