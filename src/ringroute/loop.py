@@ -64,6 +64,10 @@ _DETOUR_SURCHARGE = 0.3
 # length by up to a few per cent either way; tuning lengthens up to this share...
 _REROUTE_TOL = 0.15
 _REROUTE_OVER = 0.05  # but shortens poorly: a re-routed loop may overshoot this much
+# untangling: windows (edges on each side of a repeated run) to re-route, and the
+# largest change of the loop's length a replacement may make (or 1 km)
+_UNTANGLE_WINDOWS = (0, 2, 5, 10, 20)
+_UNTANGLE_MAX_CHANGE = 0.1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -312,14 +316,15 @@ class _Planner:
 
         Windows of several sizes are tried (a repeat at a junction whose every way
         the loop already rides can only be avoided further out) and the one that
-        lengthens the loop least is taken. A window may take in stops:
+        changes the loop's length least, counting added turns like tuning does, is
+        taken; one that would change it by more than a tenth (and 1 km) is not. A window may take in stops:
         the new stretch passes them in order, so a sight entered and left by the
         same way is approached from another side. It may cross the loop at
         junctions but never rides one of the loop's other ways.
         """
         r = self.r
-        best: tuple[float, list[int]] | None = None  # (added length, new loop)
-        for d in (0, 2, 5, 10):
+        best: tuple[float, list[int]] | None = None  # (length change and turns, new loop)
+        for d in _UNTANGLE_WINDOWS:
             i, j = max(0, i0 - d), min(len(nodes) - 1, j0 + d)
             via = [nodes[i], *[nodes[p] for p in prot_pos if i < p < j], nodes[j]]
             if len(via) == 2 and via[0] == via[1]:
@@ -341,10 +346,16 @@ class _Planner:
             else:
                 new_phys = self.phys[np.asarray(new, dtype=np.int64)]
                 if new and len(set(new_phys.tolist())) == len(new):
-                    added = self.length(new) - arc
-                    if best is None or added < best[0]:
-                        best = (added, edges[:i] + new + edges[j:])
-        # the replacement that lengthens the loop least (tuning must take it back)
+                    change = abs(self.length(new) - arc)
+                    if change > max(_UNTANGLE_MAX_CHANGE * self.length(edges), 1000.0):
+                        continue  # a shortcut tuning could not make up for
+                    before, after = edges[i - 1], edges[j % len(edges)]
+                    change += _DETOUR_TURN_M * (
+                        _turn_count(self, [before, *new, after])
+                        - _turn_count(self, [before, *edges[i:j], after]))
+                    if best is None or change < best[0]:
+                        best = (change, edges[:i] + new + edges[j:])
+        # the replacement that changes the loop's length least (tuning must mend it)
         return None if best is None else best[1]
 
     def split_legs(self, controls: Sequence[int], edges: Sequence[int]) -> list[list[int]] | None:
