@@ -496,7 +496,9 @@ class _Planner:
         Searches start local (short arcs, bounded Dijkstra) and widen only when no
         local replacement improves the length. Detours first avoid every node of the
         loop; when none helps (a long loop that fills its network), they may cross
-        the loop at junctions, still never riding one of its ways.
+        the loop at junctions, still never riding one of its ways. Of the detours
+        that fix the length about equally well, the smoothest and most bike-friendly
+        is taken (:meth:`_pick_detour`).
         """
         r = self.r
         reach = 1.0
