@@ -510,7 +510,8 @@ def avoidable(r: Result) -> float:
     """Repeated share beyond what the stops force (ways on dead-end spurs to a stop).
 
     Every closed walk through a stop at the end of a dead end rides the spur twice;
-    :attr:`ringroute.loop.Loop.forced_overlap_ratio` is that share (bridges only).
+    :attr:`ringroute.loop.Loop.forced_overlap_ratio` is that share (bridges only:
+    those to the stops, and from stops only on dead ends to the nearest cycle).
     """
     return max(0.0, r.repeated - r.forced)
 

@@ -292,11 +292,15 @@ class Router:
         # csgraph works on 32-bit indices; handing it those saves a copy per search
         return (np.cumsum(indptr).astype(np.int32), arc_from, arc_to.astype(np.int32), pen)
 
-    def turn_penalty(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
-        """Cost (metres, see :data:`TURN_COST_M`) of turning from edges ``e_in`` into ``e_out``."""
+    def turn_angle_deg(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
+        """Heading change (degrees, 0–180) from edges ``e_in`` into ``e_out``."""
         a = np.asarray(e_in, dtype=np.int64)
         b = np.asarray(e_out, dtype=np.int64)
-        delta = np.abs((self.head_out[b] - self.head_in[a] + 180.0) % 360.0 - 180.0)
+        return np.abs((self.head_out[b] - self.head_in[a] + 180.0) % 360.0 - 180.0)
+
+    def turn_penalty(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
+        """Cost (metres, see :data:`TURN_COST_M`) of turning from edges ``e_in`` into ``e_out``."""
+        delta = self.turn_angle_deg(e_in, e_out)
         pen = np.zeros(delta.shape)
         for angle, cost in reversed(TURN_COST_M):
             pen[delta > angle] = cost

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from ringroute._metrics import class_shares, repeated_share, turns_per_km
+from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
 from ringroute._router import Router, ShortestPaths
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
 from ringroute.network import Network
@@ -121,7 +121,8 @@ class Loop:
         Share of the length on ways used more than once (either direction).
     forced_overlap_ratio
         The part of ``overlap_ratio`` that no loop through the same stops can avoid:
-        ways on dead-end spurs (bridges) leading to a stop must be ridden back.
+        ways on dead-end spurs (bridges) leading to a stop must be ridden back
+        (see :meth:`ringroute._router.Router.forced_repeat_m`).
     way_class_m
         Metres per way class.
     turns_per_km
@@ -349,10 +350,7 @@ class _Planner:
                     change = abs(self.length(new) - arc)
                     if change > max(_UNTANGLE_MAX_CHANGE * self.length(edges), 1000.0):
                         continue  # a shortcut tuning could not make up for
-                    before, after = edges[i - 1], edges[j % len(edges)]
-                    change += _DETOUR_TURN_M * (
-                        _turn_count(self, [before, *new, after])
-                        - _turn_count(self, [before, *edges[i:j], after]))
+                    change += _DETOUR_TURN_M * _added_turns(self, edges, i, j, new)
                     if best is None or change < best[0]:
                         best = (change, edges[:i] + new + edges[j:])
         # the replacement that changes the loop's length least (tuning must mend it)
@@ -605,17 +603,13 @@ class _Planner:
         """
         order = np.argsort(found[:, 0], kind="stable")[:_DETOUR_CHOICES]
         r = self.r
-        n = len(edges)
         best: tuple[float, int, int, list[int]] | None = None
         for rest_m, fi, fj, fwn, fe, frow in found[order].tolist():
             if rest_m >= abs_err - 1.0:
                 break
             i, j, wn, e, row = int(fi), int(fj), int(fwn), int(fe), int(frow)
             detour = ([] if wn == nodes[i] else r.path_edges(rows[row], wn)) + [e]
-            # the loop is closed: the edge before the first is the last one
-            before, after = edges[i - 1], edges[j % n]
-            added_turns = (_turn_count(self, [before, *detour, after])
-                           - _turn_count(self, [before, *edges[i:j], after]))
+            added_turns = _added_turns(self, edges, i, j, detour)
             new = np.asarray(detour, dtype=np.int64)
             old = np.asarray(edges[i:j], dtype=np.int64)
             surcharge = (float((self.w[new] - r.length[new]).sum())
@@ -1073,8 +1067,18 @@ def _turn_count(p: _Planner, edges: Sequence[int]) -> int:
     idx = np.asarray(edges, dtype=np.int64)
     if len(idx) < 2:
         return 0
-    delta = np.abs((p.r.head_out[idx[1:]] - p.r.head_in[idx[:-1]] + 180.0) % 360.0 - 180.0)
-    return int(np.count_nonzero(delta > 50.0))
+    return int(np.count_nonzero(p.r.turn_angle_deg(idx[:-1], idx[1:]) > TURN_ANGLE_DEG))
+
+
+def _added_turns(p: _Planner, edges: Sequence[int], i: int, j: int,
+                 new: Sequence[int]) -> int:
+    """Turns gained by replacing ``edges[i:j]`` of the closed loop with ``new``.
+
+    The junctions with the loop count: the edge before the first is the last one.
+    """
+    before, after = edges[i - 1], edges[j % len(edges)]
+    return (_turn_count(p, [before, *new, after])
+            - _turn_count(p, [before, *edges[i:j], after]))
 
 
 def _junction_turns_per_km(p: _Planner, edges: Sequence[int]) -> float:
