@@ -86,21 +86,18 @@ def count_turns_xy(lines: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray
     xs = np.interp(q, key, x)
     ys = np.interp(q, key, y)
     k = round(TURN_WINDOW_M / _STEP_M)
-    same = pos_line[1:] == pos_line[:-1]
     heading = np.degrees(np.arctan2(np.diff(ys), np.diff(xs)))
-    h_line = pos_line[:-1]
     if len(heading) <= k:
         return result
     delta = np.abs((heading[k:] - heading[:-k] + 180.0) % 360.0 - 180.0)
-    # a window must lie within one line: its first and last heading belong to it
-    win_ok = same[:-k].copy()
-    for j in range(1, k + 1):
-        win_ok &= np.concatenate([same[j:], np.zeros(j, dtype=bool)])[: len(win_ok)]
-    turning = (delta > TURN_ANGLE_DEG) & win_ok
-    prev = np.concatenate([[False], turning[:-1]])
-    prev_same = np.concatenate([[False], h_line[1:len(turning)] == h_line[:len(turning) - 1]])
-    rising = turning & ~(prev & prev_same)
-    np.add.at(out, h_line[: len(turning)][rising], 1)
+    # window j spans points j..j+k+1; line ids are sorted, so it lies within one line
+    # when its first and last point do
+    owner = pos_line[: len(delta)]
+    turning = (delta > TURN_ANGLE_DEG) & (owner == pos_line[k + 1:])
+    # a turn is a maximal run of turning windows within one line
+    rising = turning.copy()
+    rising[1:] &= ~(turning[:-1] & (owner[1:] == owner[:-1]))
+    np.add.at(out, owner[rising], 1)
     result[keep] = out
     return result
 
