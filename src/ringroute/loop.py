@@ -32,12 +32,14 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
+from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
 from ringroute._router import Router, ShortestPaths
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
@@ -199,6 +201,11 @@ class _Planner:
         self.phys = np.minimum(router.src, router.dst).astype(np.int64) * n + np.maximum(
             router.src, router.dst
         ).astype(np.int64)
+
+    @cached_property
+    def cycles(self) -> CycleSpace:
+        """The network's faces, for repeat-free repairs (built on first use)."""
+        return CycleSpace(self.r, self.w)
 
     # -- routing ---------------------------------------------------------------
     def route(self, controls: Sequence[int]) -> list[int]:
@@ -916,6 +923,9 @@ def _plan_on(
         off = abs(planner.length(e) - target_m) > tolerance * target_m
         return off, _score(network, planner, e, target_m)
 
+    # a loop that rides some way twice although no dead end forces it is mended as
+    # an edge set (see ringroute._cyclespace): drop the ways ridden twice, add blocks
+    repairable = r.forced_repeat_m(pts) == 0.0
     for c in candidates:
         tuned = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
         if abs(planner.length(tuned) - target_m) > 0.5 * tolerance * target_m:
@@ -931,6 +941,10 @@ def _plan_on(
             again = planner.tune(planner.untangle(tuned, protected), protected, target_m)
             if rank(again) < rank(tuned):
                 tuned = again
+        if repairable and _repeats(planner, tuned, avoidable=True):
+            mended = planner.cycles.repair(tuned, pts, target_m, planner.tol_m)
+            if mended is not None and rank(mended) < rank(tuned):
+                tuned = mended
         c.edges = tuned
         c.length_m = planner.length(c.edges)
         c.score = _score(network, planner, c.edges, target_m)
