@@ -52,9 +52,7 @@ class CycleSpace:
         r = router
         self.r = r
         n = r.n_nodes
-        lo = np.minimum(r.src, r.dst).astype(np.int64)
-        hi = np.maximum(r.src, r.dst).astype(np.int64)
-        codes, phys = np.unique(lo * n + hi, return_inverse=True)
+        codes, phys = np.unique(r.way_code, return_inverse=True)
         #: physical way (unordered node pair) of each directed edge
         self.phys: IntArray = phys.astype(np.int64)
         self.a: IntArray = (codes // n).astype(np.int64)
@@ -172,28 +170,30 @@ class CycleSpace:
         ways = np.nonzero(used)[0]
         if not len(ways):
             return np.inf
+        nodes, labels = self._components(ways)
+        n_parts = int(labels.max()) + 1
+        missing = len(set(stops) - set(nodes.tolist()))
+        err = max(0.0, abs(float(self.length_m[ways].sum()) - target_m) - tol_m) / target_m
+        value = 10.0 * (n_parts - 1) + 10.0 * missing + 10.0 * err
+        if value == 0.0 and self._orient(ways) is None:
+            return 1.0  # one-way ways allow no circuit through all of the set
+        return value
+
+    def _components(self, ways: IntArray) -> tuple[IntArray, IntArray]:
+        """Nodes of the ways ``ways`` and the connected part each belongs to."""
         nodes, inv = np.unique(np.concatenate([self.a[ways], self.b[ways]]),
                                return_inverse=True)
         k = len(ways)
         graph = coo_array((np.ones(k), (inv[:k], inv[k:])), shape=(len(nodes), len(nodes)))
-        n_parts = connected_components(graph, directed=False, return_labels=False)
-        missing = len(set(stops) - set(nodes.tolist()))
-        err = max(0.0, abs(float(self.length_m[ways].sum()) - target_m) - tol_m) / target_m
-        value = 10.0 * (int(n_parts) - 1) + 10.0 * missing + 10.0 * err
-        if value == 0.0 and self._orient(ways) is None:
-            return 1.0  # one-way ways allow no circuit through all of the set
-        return value
+        _, labels = connected_components(graph, directed=False)
+        return nodes, labels.astype(np.int64)
 
     def _pieces(self, used: BoolArray, stops: Sequence[int]) -> list[set[int]]:
         """Node sets of the connected parts of ``used`` and of stops not on it."""
         ways = np.nonzero(used)[0]
         pieces: list[set[int]] = []
         if len(ways):
-            nodes, inv = np.unique(np.concatenate([self.a[ways], self.b[ways]]),
-                                   return_inverse=True)
-            k = len(ways)
-            graph = coo_array((np.ones(k), (inv[:k], inv[k:])), shape=(len(nodes), len(nodes)))
-            _, labels = connected_components(graph, directed=False)
+            nodes, labels = self._components(ways)
             for lab in range(int(labels.max()) + 1):
                 pieces.append(set(nodes[labels == lab].tolist()))
         on = set().union(*pieces) if pieces else set()

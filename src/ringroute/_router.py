@@ -412,6 +412,13 @@ class Router:
                               limit=limit)
         return ShortestPaths(target, np.asarray(dist, dtype=float), np.asarray(pred))
 
+    @cached_property
+    def way_code(self) -> IntArray:
+        """One code per physical way (node pair), shared by both directions of an edge."""
+        lo = np.minimum(self.src, self.dst).astype(np.int64)
+        hi = np.maximum(self.src, self.dst).astype(np.int64)
+        return lo * self.n_nodes + hi
+
     def both_ways(self, edges: npt.ArrayLike) -> IntArray:
         """``edges`` and their reverse edges (where the way is two-way): the ways they ride."""
         idx = np.asarray(edges, dtype=np.int64)

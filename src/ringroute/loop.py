@@ -198,9 +198,7 @@ class _Planner:
         self.tol_m = tol_m
         n = router.n_nodes
         self.edge_code = router.src.astype(np.int64) * n + router.dst.astype(np.int64)
-        self.phys = np.minimum(router.src, router.dst).astype(np.int64) * n + np.maximum(
-            router.src, router.dst
-        ).astype(np.int64)
+        self.phys = router.way_code
 
     @cached_property
     def cycles(self) -> CycleSpace:
@@ -925,7 +923,9 @@ def _plan_on(
 
     # a loop that rides some way twice although no dead end forces it is mended as
     # an edge set (see ringroute._cyclespace): drop the ways ridden twice, add blocks
-    repairable = r.forced_repeat_m(pts) == 0.0
+    # (judged on the whole network, as the loop's forced share; its bridges are cached)
+    full = network.router
+    repairable = full.forced_repeat_m([full.index[p.node] for p in uniq]) == 0.0
     for c in candidates:
         tuned = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
         if abs(planner.length(tuned) - target_m) > 0.5 * tolerance * target_m:
