@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,14 +23,15 @@ def _walk(r: Router, nodes: list[int]) -> list[int]:
 
 def _check(r: Router, loop: list[int], stops: list[int], target_m: float, tol_m: float,
            cs: CycleSpace) -> None:
-    """A repaired loop is a closed walk from the start, rides no way twice, passes
-    every stop and is as long as asked."""
+    """A repaired loop is a closed walk from the start, rides no way twice (but
+    bridges, there and back), passes every stop and is as long as asked."""
     assert loop, "empty loop"
     assert all(0 <= e < r.n_edges for e in loop)  # existing edges: one-ways respected
     assert int(r.src[loop[0]]) == stops[0] == int(r.dst[loop[-1]])
     assert all(int(r.dst[a]) == int(r.src[b]) for a, b in pairwise(loop))
-    ways = cs.phys[np.asarray(loop)]
-    assert len(np.unique(ways)) == len(ways), "a way is ridden twice"
+    ways, counts = np.unique(cs.phys[np.asarray(loop)], return_counts=True)
+    assert np.all(counts[~cs.bridge[ways]] == 1), "a way is ridden twice"
+    assert np.all(counts[cs.bridge[ways]] == 2), "a bridge is not ridden there and back"
     passed = {int(r.src[e]) for e in loop}
     assert set(stops) <= passed
     assert abs(float(r.length[loop].sum()) - target_m) <= tol_m
@@ -75,40 +77,147 @@ def test_repair_replaces_an_out_and_back_on_a_grid() -> None:
     _check(r, loop, stops, 2800.0, 15.0, cs)
 
 
-def test_repair_gives_up_on_a_dead_end_stop() -> None:
-    """A stop at the end of a dead end lies on no cycle: no repeat-free loop exists."""
-    net = _grid(5, 5)
+def _with_spur(net: Network, at: int, nodes: int, length_m: float) -> Network:
+    """``net`` with a dead-end spur of ``nodes`` nodes (ids 900, 901, ...) west of ``at``."""
     g = net.graph.copy()
-    corner = 0
-    lon, lat = g.nodes[corner]["x"], g.nodes[corner]["y"]
-    g.add_node(999, x=lon - 0.002, y=lat)
-    attrs = {"length_m": 180.0, "length": 180.0, "highway": "residential", "bike_factor": 1.0,
-             "way_class": "quiet", "cycle_route": False, "osmid": 999}
-    g.add_edge(corner, 999, **attrs)
-    g.add_edge(999, corner, **attrs)
-    r = Network(g, "generated").router
+    lon, lat = g.nodes[at]["x"], g.nodes[at]["y"]
+    prev = at
+    for k in range(nodes):
+        g.add_node(900 + k, x=lon - 0.002 * (k + 1), y=lat)
+        attrs = {"length_m": length_m, "length": length_m, "highway": "residential",
+                 "bike_factor": 1.0, "way_class": "quiet", "cycle_route": False,
+                 "osmid": 900 + k}
+        g.add_edge(prev, 900 + k, **attrs)
+        g.add_edge(900 + k, prev, **attrs)
+        prev = 900 + k
+    return Network(g, "generated")
+
+
+def _ridden_twice(cs: CycleSpace, loop: list[int]) -> set[int]:
+    ways, counts = np.unique(cs.phys[np.asarray(loop)], return_counts=True)
+    return set(ways[counts > 1].tolist())
+
+
+def test_repair_rides_a_dead_end_spur_there_and_back() -> None:
+    """A stop at the end of a dead end lies on no cycle: the repair rides its spur
+    there and back and mends the rest (here an out-and-back along the grid's edge)."""
+    net = _with_spur(_grid(5, 5), 0, 2, 180.0)
+    r = net.router
     cs = CycleSpace(r, r.cost)
-    spur = [r.index[corner], r.index[999], r.index[corner]]
-    block = [r.index[corner], r.index[1], r.index[6], r.index[5], r.index[corner]]
-    walk = _walk(r, block) + _walk(r, spur)
-    assert cs.repair(walk, [r.index[corner], r.index[999]], 1160.0, 15.0) is None
+    spur = [r.index[0], r.index[900], r.index[901], r.index[900], r.index[0]]
+    row = [r.index[j] for j in range(4)]
+    walk = _walk(r, spur) + _walk(r, row + row[-2::-1])  # 720 m spur, 1.2 km along and back
+    stops = [r.index[0], r.index[901], r.index[3]]
+    loop = cs.repair(walk, stops, 2720.0, 15.0)
+    assert loop is not None
+    assert int(r.src[loop[0]]) == stops[0] == int(r.dst[loop[-1]])
+    assert all(int(r.dst[a]) == int(r.src[b]) for a, b in pairwise(loop))
+    assert set(stops) <= {int(r.src[e]) for e in loop}
+    assert abs(float(r.length[loop].sum()) - 2720.0) <= 15.0
+    # only the spur's two ways are ridden twice: 2 x 360 m of the 2720 m
+    twice = _ridden_twice(cs, loop)
+    assert twice == set(cs.phys[[r.edge_index(r.index[0], r.index[900]),
+                                 r.edge_index(r.index[900], r.index[901])]].tolist())
+    # a start at the end of the spur works the same way
+    loop = cs.repair(walk[2:] + walk[:2], [r.index[901], r.index[3]], 2720.0, 15.0)
+    assert loop is not None and int(r.src[loop[0]]) == r.index[901]
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+def test_repair_crosses_a_part_hanging_by_a_bridge_on_a_cycle() -> None:
+    """A stop beyond a small block that hangs off the grid by one way: the loop rides
+    that way there and back, around the block (no way of it twice) and back."""
+    base = _grid(5, 5)
+    g = base.graph.copy()
+    lon, lat = g.nodes[0]["x"], g.nodes[0]["y"]
+    d = 0.0018
+    coords = {800: (lon - d, lat), 801: (lon - 2 * d, lat), 802: (lon - 2 * d, lat - d),
+              803: (lon - d, lat - d), 804: (lon - 3 * d, lat - d)}
+    for n, (x, y) in coords.items():
+        g.add_node(n, x=x, y=y)
+    for k, (u, v) in enumerate([(0, 800), (800, 801), (801, 802), (802, 803), (803, 800),
+                                (802, 804)]):
+        attrs = {"length_m": 200.0, "length": 200.0, "highway": "residential",
+                 "bike_factor": 1.0, "way_class": "quiet", "cycle_route": False,
+                 "osmid": 800 + k}
+        g.add_edge(u, v, **attrs)
+        g.add_edge(v, u, **attrs)
+    net = Network(g, "generated")
+    r = net.router
+    cs = CycleSpace(r, r.cost)
+    ix = r.index
+    out = [ix[0], ix[800], ix[801], ix[802], ix[804]]
+    walk = _walk(r, out + out[-2::-1]) + _walk(r, [ix[0], ix[1], ix[6], ix[5], ix[0]])
+    stops = [ix[0], ix[804]]
+    target = 2.0 * 200 + 800 + 2.0 * 200 + 1600  # bridges twice, the block, 8 grid ways
+    loop = cs.repair(walk, stops, target, 15.0)
+    assert loop is not None
+    assert abs(float(r.length[loop].sum()) - target) <= 15.0
+    assert int(r.src[loop[0]]) == ix[0] == int(r.dst[loop[-1]])
+    assert all(int(r.dst[a]) == int(r.src[b]) for a, b in pairwise(loop))
+    assert ix[804] in {int(r.src[e]) for e in loop}
+    bridges = {int(cs.phys[r.edge_index(ix[0], ix[800])]),
+               int(cs.phys[r.edge_index(ix[802], ix[804])])}
+    assert _ridden_twice(cs, loop) == bridges
+
+
+def _figure_eight(r: Router, cs: CycleSpace, oneway: int) -> list[int]:
+    """Ride ``oneway``, back by the shortest path, ``oneway`` again, back another way."""
+    u, v = int(r.src[oneway]), int(r.dst[oneway])
+    back1 = r.path_edges(r.shortest_paths(v, r.length), u)
+    w = r.length.copy()
+    w[np.isin(cs.phys, cs.phys[np.asarray(back1)])] += 1e6
+    back2 = r.path_edges(r.shortest_paths(v, w), u)
+    return [oneway, *back1, oneway, *back2]
+
+
+def test_repair_mends_a_one_way_ridden_twice() -> None:
+    """A figure-eight whose two lobes share a one-way street ridden twice in its
+    direction: dropping that street leaves a set no circuit can ride (one-way ways
+    fix its ends' balance); the second ride gets another way instead."""
+    net = _grid(7, 7, oneway=True)
+    r = net.router
+    cs = CycleSpace(r, r.cost)
+
+    def parity(walk: list[int]) -> npt.NDArray[np.bool_]:
+        return np.asarray(np.bincount(cs.phys[walk], minlength=len(cs.a)) % 2 == 1)
+
+    walk = next(w for e in range(r.n_edges) if r.reverse[e] < 0
+                for w in [_figure_eight(r, cs, e)]
+                if len(_ridden_twice(cs, w)) == 1
+                and cs._orient(np.nonzero(parity(w))[0])[1] > 0)
+    mended = cs._reroute_same_way(parity(walk), np.asarray(walk))
+    assert mended is not None
+    assert cs._orient(np.nonzero(mended)[0])[1] == 0
+    u = int(r.src[walk[0]])
+    target = float(r.length[walk].sum())
+    loop = cs.repair(walk, [u], target, 100.0)
+    assert loop is not None
+    _check(r, loop, [u], target, 100.0, cs)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(5, 9), m=st.integers(5, 9), oneway=st.booleans(),
+    spur=st.integers(0, 3), spur_stop=st.booleans(),
     picks=st.lists(st.integers(0, 10_000), min_size=2, max_size=4),
     extra=st.floats(0.8, 2.0),
 )
-def test_property_repairs_are_valid_loops(n: int, m: int, oneway: bool, picks: list[int],
+def test_property_repairs_are_valid_loops(n: int, m: int, oneway: bool, spur: int,
+                                          spur_stop: bool, picks: list[int],
                                           extra: float) -> None:
-    """Whatever the grid, one-way streets and stops: a repair, when found, is a valid
-    repeat-free loop of the asked length (the greedy search may find none)."""
+    """Whatever the grid, one-way streets, dead-end spur and stops: a repair, when
+    found, is a valid loop of the asked length riding only the spur twice (the greedy
+    search may find none)."""
     net = _grid(n, m, oneway)
+    if spur:
+        net = _with_spur(net, next(iter(net.graph.nodes)), spur, 150.0)
     r = net.router
     cs = CycleSpace(r, r.cost)
-    stops = list(dict.fromkeys(p % r.n_nodes for p in picks))
+    stops = [p % r.n_nodes for p in picks]
+    if spur and spur_stop:  # a stop at the end of the dead end (the start, or later)
+        stops.insert(picks[0] % 2, r.index[900 + spur - 1])
+    stops = list(dict.fromkeys(stops))
     if len(stops) < 2:
         return
     # the shortest tour in the given order: legs may share ways

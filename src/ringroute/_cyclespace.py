@@ -12,13 +12,21 @@ the ways ridden an even number of times are dropped (what is left still has even
 degrees), and faces are added one at a time until the set is connected, contains
 every stop and has the target length. A circuit through the set that respects
 one-way ways and turns as little as possible at each junction is the new loop.
+
+A stop at the end of a dead end lies on no cycle: every loop rides the bridges to it
+there and back. Those spurs are set aside -- the set is built in the 2-edge-connected
+part of the network the stops hang on, through the nodes the spurs leave it at, for
+the target less the spurs' length -- and ridden out and back from there.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 
+import networkx as nx
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import coo_array
@@ -34,6 +42,24 @@ BoolArray = npt.NDArray[np.bool_]
 _MAX_FACE_SHARE = 0.3
 #: candidate faces tried per step, closest to the target length first
 _TRY_PER_STEP = 60
+#: surcharge (m) on ways the way back of a round trip must not ride
+_SHUN_M = 1e9
+
+
+@dataclass(frozen=True)
+class _Aside:
+    """What a repaired loop rides outside its main part (see ``_set_aside``)."""
+
+    #: label of the main part
+    main: int
+    #: nodes the loop must pass in the main part (the start or its stand-in first)
+    stops: list[int]
+    #: ways of the cycles in other parts
+    ways: BoolArray
+    #: directed edges of the bridges, both ways
+    edges: list[int]
+    #: length of all that (m)
+    length_m: float
 
 
 class CycleSpace:
@@ -71,6 +97,20 @@ class CycleSpace:
         self.fwd[self.phys[forward]] = np.nonzero(forward)[0]
         self.bwd[self.phys[~forward]] = np.nonzero(~forward)[0]
         self.weights = weights
+        #: ways that are bridges of the whole network (a loop over one rides it back)
+        self.bridge: BoolArray = np.zeros(n_phys, dtype=bool)
+        self.bridge[self.phys[r.bridge_edge]] = True
+        inner = np.nonzero(~self.bridge)[0]
+        graph = coo_array((np.ones(len(inner)), (self.a[inner], self.b[inner])), shape=(n, n))
+        _, part = connected_components(graph, directed=False)
+        #: the part of the network without its bridges each node lies in
+        self.part: IntArray = part.astype(np.int64)
+        self.part_size: IntArray = np.bincount(self.part)
+        #: the tree of those parts, joined by the bridges (edge attribute ``way``)
+        self.part_tree = nx.Graph()
+        self.part_tree.add_nodes_from(range(len(self.part_size)))
+        for w in np.nonzero(self.bridge)[0].tolist():
+            self.part_tree.add_edge(int(self.part[self.a[w]]), int(self.part[self.b[w]]), way=w)
         self.face_ptr, self.face_phys = self._faces()
 
     # ------------------------------------------------------------------ faces
@@ -145,20 +185,123 @@ class CycleSpace:
         Returns
         -------
         list of int or None
-            The new loop, or ``None`` if no repair was found (e.g. a stop at the end
-            of a dead end, which every loop must ride back).
+            The new loop, or ``None`` if no repair was found. Dead-end spurs to
+            stops are ridden there and back (every loop must); stops on cycles of
+            two different parts of the network joined by a bridge are not handled.
         """
         if self.n_faces == 0 or not len(edges):
             return None
-        used = np.bincount(self.phys[np.asarray(edges, dtype=np.int64)],
-                           minlength=len(self.a)) % 2 == 1
-        used = self._join(used, stops)
+        ways = self.phys[np.asarray(edges, dtype=np.int64)]
+        aside = self._set_aside(stops, ways)
+        if aside is None:
+            return None
+        target_m -= aside.length_m
+        if target_m <= tol_m:
+            return None
+        used = np.bincount(ways, minlength=len(self.a)) % 2 == 1
+        used &= ~self.bridge & (self.part[self.a] == aside.main)
+        used = self._reroute_same_way(used, np.asarray(edges, dtype=np.int64))
         if used is None:
             return None
-        chosen = self._search(used, stops, target_m, tol_m, max_moves)
+        used = self._join(used, aside.stops)
+        if used is None:
+            return None
+        chosen = self._search(used, aside.stops, target_m, tol_m, max_moves)
         if chosen is None:
             return None
-        return self._circuit(chosen, stops[0])
+        return self._circuit(chosen | aside.ways, stops[0], aside.edges)
+
+    def _reroute_same_way(self, used: BoolArray, edges: IntArray) -> BoolArray | None:
+        """Keep a way ridden twice in the same direction once, and ride another path.
+
+        Dropping such a way (it is ridden an even number of times) would leave its
+        ends unbalanced: the rest of the loop returns twice. Instead the way stays
+        and the cheapest path between its ends in the same direction (dearer over the
+        set's ways, never over this one) replaces the second ride (the two form a
+        cycle added to the set).
+        """
+        r = self.r
+        counts = np.bincount(edges, minlength=r.n_edges)
+        # the loop's net flow along each directed edge
+        net = counts - counts[np.maximum(r.reverse, 0)] * (r.reverse >= 0)
+        twice = np.nonzero((net >= 2) & (net % 2 == 0) & ~self.bridge[self.phys])[0]
+        for e in twice.tolist():
+            # the new path may ride the loop's ways against it (both cancel), never
+            # along it (that way would be ridden twice again)
+            cost = self.weights.copy()
+            cost[(net > 0) | (self.phys == self.phys[e])] += _SHUN_M
+            path = r.path_edges(r.shortest_paths(int(r.src[e]), cost), int(r.dst[e]))
+            if not path or float(cost[np.asarray(path)].sum()) >= _SHUN_M:
+                return None
+            idx = np.asarray(path, dtype=np.int64)
+            net[e] -= 1
+            np.add.at(net, idx, 1)
+            cycle = np.bincount(self.phys[np.asarray([e, *path], dtype=np.int64)],
+                                minlength=len(self.a)) % 2 == 1
+            used = used ^ cycle
+        return used
+
+    def _set_aside(self, stops: Sequence[int], ways: IntArray) -> _Aside | None:
+        """Set aside what every loop through ``stops`` must ride besides the main part.
+
+        The parts of the network without its bridges form a tree (joined by the
+        bridges). Every loop through the stops rides the bridges of the smallest
+        subtree joining the stops' parts there and back, and in each part of it with
+        cycles but the main one (the largest) a cycle through its stops and the
+        bridges' ends (built by round trips). If no stop lies on a cycle, the
+        subtree is extended to the part the loop ``ways`` rides most.
+
+        Returns ``None`` if a part of the subtree cannot be crossed without
+        riding a way twice (a round trip there fails) or a bridge is one-way.
+        """
+        part, sizes, tree = self.part, self.part_size, self.part_tree
+        terminals = list(dict.fromkeys(int(part[s]) for s in stops))
+        keep: set[int] = {terminals[0]}
+        bridges: set[int] = set()
+
+        def join(k: int) -> bool:
+            try:
+                path = nx.shortest_path(tree, terminals[0], k)
+            except nx.NetworkXNoPath:
+                return False
+            keep.update(path)
+            bridges.update(int(tree[a][b]["way"]) for a, b in pairwise(path))
+            return True
+
+        if not all(join(t) for t in terminals[1:]):
+            return None
+        cyclic = [k for k in keep if sizes[k] > 1]
+        if not cyclic:  # every stop at a dead end: the loop's cycles lie in the part it rides most
+            inner = ways[~self.bridge[ways]]
+            if not len(inner):
+                return None
+            ridden = np.bincount(part[self.a[inner]], weights=self.length_m[inner])
+            target = int(np.argmax(ridden))
+            if not join(target):
+                return None
+            cyclic = [target]
+        main = max(cyclic, key=lambda k: int(sizes[k]))
+        spur = np.fromiter(bridges, np.int64, len(bridges))
+        if np.any(self.fwd[spur] < 0) or np.any(self.bwd[spur] < 0):
+            return None
+        # the stops of each part with cycles, and the ends of the bridges in it
+        ends = np.concatenate([self.a[spur], self.b[spur]]).tolist()
+        inner_stops: dict[int, list[int]] = {k: [] for k in cyclic}
+        for v in [int(stops[0]), *ends, *(int(s) for s in stops)]:
+            if part[v] in inner_stops:
+                inner_stops[int(part[v])].append(v)
+        fixed = np.zeros(len(self.a), dtype=bool)
+        for k in cyclic:
+            if k == main or len(set(inner_stops[k])) < 2:
+                continue
+            cycle = self._join(np.zeros(len(self.a), dtype=bool), list(dict.fromkeys(
+                inner_stops[k])))
+            if cycle is None:
+                return None
+            fixed |= cycle
+        spur_edges = np.concatenate([self.fwd[spur], self.bwd[spur]]).tolist()
+        aside_m = 2.0 * float(self.length_m[spur].sum()) + float(self.length_m[fixed].sum())
+        return _Aside(main, list(dict.fromkeys(inner_stops[main])), fixed, spur_edges, aside_m)
 
     def _state(self, used: BoolArray, stops: Sequence[int], target_m: float,
                tol_m: float) -> float:
@@ -175,8 +318,9 @@ class CycleSpace:
         missing = len(set(stops) - set(nodes.tolist()))
         err = max(0.0, abs(float(self.length_m[ways].sum()) - target_m) - tol_m) / target_m
         value = 10.0 * (n_parts - 1) + 10.0 * missing + 10.0 * err
-        if value == 0.0 and self._orient(ways) is None:
-            return 1.0  # one-way ways allow no circuit through all of the set
+        if n_parts == 1 and not missing:
+            # nodes one-way ways leave more often than enter (or back) allow no circuit
+            value += 1.0 * self._orient(ways)[1]
         return value
 
     def _components(self, ways: IntArray) -> tuple[IntArray, IntArray]:
@@ -240,8 +384,13 @@ class CycleSpace:
         r = self.r
         w = self.weights.copy()
         w[used[self.phys]] *= 30.0
+        # a one-way way of the set can only be ridden its way: taking it out of the
+        # set would leave its ends unbalanced
+        w[used[self.phys] & ((self.fwd < 0) | (self.bwd < 0))[self.phys]] += _SHUN_M
         there = r.path_edges(r.shortest_paths(a, w), b)
-        w[np.isin(self.phys, self.phys[np.asarray(there, dtype=np.int64)])] *= 30.0
+        # the way back shuns the way there at any price (a relative surcharge would
+        # let it ride a short link back)
+        w[np.isin(self.phys, self.phys[np.asarray(there, dtype=np.int64)])] += _SHUN_M
         back = r.path_edges(r.shortest_paths(b, w), a)
         if not there or not back:
             return []
@@ -265,6 +414,9 @@ class CycleSpace:
             touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
             shared_extra = np.add.reduceat(self.length_m[ways] * self.extra[ways] * inside,
                                            ptr[:-1])
+            if not used.any():  # nothing left (an out-and-back): start at the start
+                at_start = (self.a[ways] == stops[0]) | (self.b[ways] == stops[0])
+                touches = np.add.reduceat(at_start.astype(np.int64), ptr[:-1]) > 0
             length = float(self.length_m[used].sum())
             after = length + face_len - 2.0 * shared
             added_extra = face_extra - shared_extra
@@ -286,18 +438,21 @@ class CycleSpace:
         return used if cur == 0.0 else None
 
     # ---------------------------------------------------------------- circuit
-    def _circuit(self, used: BoolArray, start: int) -> list[int] | None:
+    def _circuit(self, used: BoolArray, start: int,
+                 extra: Sequence[int] = ()) -> list[int] | None:
         """Euler circuit of the ways ``used`` from ``start`` (directed edge indices).
 
         Two-way ways are first given directions so that every node is left as
-        often as it is entered (one-way ways keep theirs); then the circuit is
-        traced, at each junction taking the least turning way left.
+        often as it is entered (one-way ways keep theirs); then the circuit, with
+        the balanced directed edges ``extra`` (spurs there and back), is traced, at
+        each junction taking the least turning way left.
         """
         ways = np.nonzero(used)[0]
-        direction = self._orient(ways)
-        if direction is None:
+        direction, unbalanced = self._orient(ways)
+        if unbalanced:
             return None
-        edges = np.where(direction, self.fwd[ways], self.bwd[ways])
+        edges = np.concatenate([np.where(direction, self.fwd[ways], self.bwd[ways]),
+                                np.asarray(extra, dtype=np.int64)])
         r = self.r
         out: dict[int, list[int]] = {}
         for e in edges.tolist():
@@ -323,11 +478,14 @@ class CycleSpace:
             return None
         return circuit
 
-    def _orient(self, ways: IntArray) -> BoolArray | None:
+    def _orient(self, ways: IntArray) -> tuple[BoolArray, int]:
         """Directions (True: a -> b) balancing in- and out-degree at every node.
 
         One-way ways are fixed; two-way ways start a -> b and are flipped along
-        paths from nodes left too often to nodes entered too often.
+        paths from nodes left too often to nodes entered too often. Returns the
+        directions and the number of paths still missing (0: balanced; a node
+        from which no flippable path leads to a node entered too often can never
+        be balanced, as flipping elsewhere never opens one).
         """
         forward = self.fwd[ways] >= 0
         fixed = (self.fwd[ways] < 0) | (self.bwd[ways] < 0)
@@ -350,6 +508,7 @@ class CycleSpace:
         for k in range(len(ways)):
             if not fixed[k]:
                 leaving.setdefault(tail(k), []).append(k)
+        missing = 0
         for source in [v for v, b in balance.items() if b > 0]:
             while balance[source] > 0:
                 # breadth-first along flippable ways to a node entered too often
@@ -367,7 +526,8 @@ class CycleSpace:
                                 break
                             queue.append(w)
                 if sink < 0:
-                    return None
+                    missing += balance[source] // 2
+                    break
                 v = sink
                 while v != source:
                     k = back[v]
@@ -378,4 +538,4 @@ class CycleSpace:
                     v = u
                 balance[source] -= 2
                 balance[sink] += 2
-        return forward
+        return forward, missing

@@ -922,10 +922,8 @@ def _plan_on(
         return off, _score(network, planner, e, target_m)
 
     # a loop that rides some way twice although no dead end forces it is mended as
-    # an edge set (see ringroute._cyclespace): drop the ways ridden twice, add blocks
-    # (judged on the whole network, as the loop's forced share; its bridges are cached)
-    full = network.router
-    repairable = full.forced_repeat_m([full.index[p.node] for p in uniq]) == 0.0
+    # an edge set (see ringroute._cyclespace): drop the ways ridden twice, add blocks;
+    # spurs to dead-end stops are ridden there and back
     for c in candidates:
         tuned = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
         if abs(planner.length(tuned) - target_m) > 0.5 * tolerance * target_m:
@@ -941,7 +939,7 @@ def _plan_on(
             again = planner.tune(planner.untangle(tuned, protected), protected, target_m)
             if rank(again) < rank(tuned):
                 tuned = again
-        if repairable and _repeats(planner, tuned, avoidable=True):
+        if _repeats(planner, tuned, avoidable=True):
             mended = planner.cycles.repair(tuned, pts, target_m, planner.tol_m)
             if mended is not None and rank(mended) < rank(tuned):
                 tuned = mended
