@@ -24,15 +24,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from ringroute._router import Router
+from ringroute._router import BEND_COST_M, TURN_COST_M, Router
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -44,6 +46,14 @@ _MAX_FACE_SHARE = 0.3
 _TRY_PER_STEP = 60
 #: surcharge (m) on ways the way back of a round trip must not ride
 _SHUN_M = 1e9
+#: faces tried first in a pair of faces added at once, and pairs checked at most
+#: (see ``_pair_move``)
+_PAIR_FIRST = 12
+_PAIR_TRIALS = 30
+#: turn costs by angle, largest angle first
+_TURN_COSTS = sorted(TURN_COST_M, reverse=True)
+#: cost (m) of turning back along the way arrived on (only at dead ends)
+_UTURN_M = 1e6
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,15 @@ class CycleSpace:
         self.fwd[self.phys[forward]] = np.nonzero(forward)[0]
         self.bwd[self.phys[~forward]] = np.nonzero(~forward)[0]
         self.weights = weights
+        # the heading leaving node a along each way, and leaving node b
+        has_f, has_b = self.fwd >= 0, self.bwd >= 0
+        self.leave_a: FloatArray = np.zeros(n_phys)
+        self.leave_b: FloatArray = np.zeros(n_phys)
+        self.leave_a[has_f] = r.head_out[self.fwd[has_f]]
+        self.leave_b[has_f] = (r.head_in[self.fwd[has_f]] + 180.0) % 360.0
+        self.leave_b[has_b] = r.head_out[self.bwd[has_b]]
+        only_b = has_b & ~has_f
+        self.leave_a[only_b] = (r.head_in[self.bwd[only_b]] + 180.0) % 360.0
         #: ways that are bridges of the whole network (a loop over one rides it back)
         self.bridge: BoolArray = np.zeros(n_phys, dtype=bool)
         self.bridge[self.phys[r.bridge_edge]] = True
@@ -209,7 +228,263 @@ class CycleSpace:
         chosen = self._search(used, aside.stops, target_m, tol_m, max_moves)
         if chosen is None:
             return None
-        return self._circuit(chosen | aside.ways, stops[0], aside.edges)
+        return self._circuit(chosen | aside.ways, stops[0], aside.edges,
+                             self._directions(np.asarray(edges, dtype=np.int64)))
+
+    def straighten(self, edges: Sequence[int], stops: Sequence[int], target_m: float,
+                   tol_m: float, *, max_moves: int = 300) -> list[int] | None:
+        """The loop with blocks flipped so that it turns less and rides better ways.
+
+        Adding a face (block) next to a loop moves it to the block's other side;
+        at a corner of a grid this trades a zig-zag for a straight run of the same
+        length. Faces are added while the cost falls -- turn costs (as the router
+        counts them) plus the extra cost of dearer ways -- and the loop stays
+        connected, on every stop, within ``tol_m`` of ``target_m`` and ridable.
+
+        Parameters
+        ----------
+        edges
+            The loop (directed edge indices from ``stops[0]``); only loops riding no
+            way twice but bridges (there and back) are straightened.
+        stops
+            Node indices the loop must pass; it starts at ``stops[0]``.
+        target_m, tol_m
+            Wanted length and accepted error.
+        max_moves
+            Faces added at most.
+
+        Returns
+        -------
+        list of int or None
+            The new loop, or ``None`` if nothing was changed.
+        """
+        if self.n_faces == 0 or not len(edges):
+            return None
+        idx = np.asarray(edges, dtype=np.int64)
+        ways = self.phys[idx]
+        counts = np.bincount(ways, minlength=len(self.a))
+        if np.any(counts[~self.bridge] > 1):
+            return None
+        aside = self._set_aside(stops, ways)
+        if aside is None or aside.ways.any():
+            return None
+        used = (counts % 2 == 1) & ~self.bridge
+        if np.any(used & (self.part[self.a] != aside.main)):
+            return None
+        target_m -= aside.length_m
+        if abs(float(self.length_m[used].sum()) - target_m) > tol_m:
+            return None
+        direction = self._directions(idx)
+        used, moves = self._flip_faces(used, aside.stops, target_m, tol_m, max_moves, direction)
+        if not moves:
+            return None
+        return self._circuit(used, stops[0], aside.edges, direction)
+
+    @cached_property
+    def _faces_at(self) -> dict[int, set[int]]:
+        """The faces at each node."""
+        faces_at: dict[int, set[int]] = {}
+        face_of = np.repeat(np.arange(self.n_faces), np.diff(self.face_ptr))
+        for f, w in zip(face_of.tolist(), self.face_phys.tolist(), strict=True):
+            faces_at.setdefault(int(self.a[w]), set()).add(f)
+            faces_at.setdefault(int(self.b[w]), set()).add(f)
+        return faces_at
+
+    def _node_turn_m(self, v: int, ways: Sequence[int]) -> float:
+        """Turn cost at node ``v`` of a loop riding ``ways`` there, paired to turn least."""
+        k = len(ways)
+        if k < 2:
+            return 0.0
+        if k > 4:
+            return 0.5 * k * BEND_COST_M  # rare: many passes through one node
+        leave = [float(self.leave_a[w] if self.a[w] == v else self.leave_b[w]) for w in ways]
+
+        def cost(i: int, j: int) -> float:
+            # arriving by way i (heading leave_i + 180), leaving by way j
+            delta = abs((leave[j] - leave[i] + 360.0) % 360.0 - 180.0)
+            return next((c for angle, c in _TURN_COSTS if delta > angle), 0.0)
+
+        if k == 2:
+            return cost(0, 1)
+        if k == 4:
+            return min(cost(0, 1) + cost(2, 3), cost(0, 2) + cost(1, 3),
+                       cost(0, 3) + cost(1, 2))
+        return BEND_COST_M  # an odd count: a set being changed
+
+    def _flip_faces(self, used: BoolArray, stops: Sequence[int], target_m: float,
+                    tol_m: float, max_moves: int, direction: BoolArray
+                    ) -> tuple[BoolArray, int]:
+        """Add the face that lowers turn and way costs most, while the set stays valid.
+
+        ``direction`` (the loop's, of every way) is kept up to date with the set's.
+        """
+        ptr, fways = self.face_ptr, self.face_phys
+        n_faces = self.n_faces
+        face_len = np.add.reduceat(self.length_m[fways], ptr[:-1])
+        extra_m = self.length_m * np.where(np.isfinite(self.extra), self.extra, 0.0)
+        face_extra = np.add.reduceat(extra_m[fways], ptr[:-1])
+        faces_at = self._faces_at
+        at: dict[int, set[int]] = {}  # the set's ways at each node
+        for w in np.nonzero(used)[0].tolist():
+            at.setdefault(int(self.a[w]), set()).add(w)
+            at.setdefault(int(self.b[w]), set()).add(w)
+        turn_delta = np.full(n_faces, np.nan)  # change of turn cost, until the set changes
+        stop_set = set(stops)
+        length = float(self.length_m[used].sum())
+        moves = 0
+        for _ in range(max_moves):
+            inside = used[fways]
+            shared = np.add.reduceat(self.length_m[fways] * inside, ptr[:-1])
+            touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
+            shared_extra = np.add.reduceat(extra_m[fways] * inside, ptr[:-1])
+            fits = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= tol_m)
+            for f in np.nonzero(fits & np.isnan(turn_delta))[0].tolist():
+                turn_delta[f] = self._face_turn_delta(f, at)
+            gain = np.where(fits, turn_delta + face_extra - 2.0 * shared_extra, np.inf)
+            moved = False
+            for f in np.argsort(gain, kind="stable")[:20].tolist():
+                if not gain[f] < -1e-6:
+                    break
+                trial = used.copy()
+                sel = fways[ptr[f]:ptr[f + 1]]
+                trial[sel] = ~trial[sel]
+                if not self._moves_a_run(sel, used, at, stop_set) and (
+                        self._loses_stop(sel, at, stops)
+                        or self._state(trial, stops, target_m, tol_m, direction) != 0.0):
+                    continue
+                used, moved = trial, True
+                flipped = sel.tolist()
+                break
+            if not moved:
+                # two faces at once: one that gains but changes the length too much,
+                # and one that restores it
+                pair = self._pair_move(used, stops, target_m, tol_m, at, turn_delta,
+                                       touches, shared, shared_extra, length, direction)
+                if pair is None:
+                    break
+                used, flipped = pair
+            ways = np.nonzero(used)[0]
+            direction[ways] = self._orient(ways, direction)[0]
+            length = float(self.length_m[used].sum())
+            for w in flipped:
+                for v in (int(self.a[w]), int(self.b[w])):
+                    at.setdefault(v, set()).symmetric_difference_update({w})
+                    turn_delta[list(faces_at[v])] = np.nan
+            moves += 1
+        return used, moves
+
+    def _moves_a_run(self, face: IntArray, used: BoolArray, at: dict[int, set[int]],
+                     stops: set[int]) -> bool:
+        """Whether adding ``face`` surely keeps the set a valid loop (a quick check).
+
+        It does if the face shares one run of ways with the set, through nodes the
+        set passes once, on no stop only that run passes, and has no one-way way:
+        then the run is swapped for the face's other side, ridden the same way.
+        """
+        if np.any((self.fwd[face] < 0) | (self.bwd[face] < 0)):
+            return False
+        ways_at: dict[int, list[int]] = {}
+        for w in face.tolist():
+            ways_at.setdefault(int(self.a[w]), []).append(w)
+            ways_at.setdefault(int(self.b[w]), []).append(w)
+        ends = 0
+        for v, ws in ways_at.items():
+            if len(ws) != 2:
+                return False
+            inside = int(used[ws[0]]) + int(used[ws[1]])
+            if inside == 1:
+                ends += 1
+            elif inside == 2 and (len(at.get(v, ())) != 2 or v in stops):
+                return False
+        return ends == 2
+
+    def _pair_move(self, used: BoolArray, stops: Sequence[int], target_m: float,
+                   tol_m: float, at: dict[int, set[int]], turn_delta: FloatArray,
+                   touches: BoolArray, shared: FloatArray, shared_extra: FloatArray,
+                   length: float, direction: BoolArray
+                   ) -> tuple[BoolArray, list[int]] | None:
+        """Best valid pair of faces that lowers the cost and keeps the length."""
+        ptr, fways = self.face_ptr, self.face_phys
+        face_len = np.add.reduceat(self.length_m[fways], ptr[:-1])
+        extra_m = self.length_m * np.where(np.isfinite(self.extra), self.extra, 0.0)
+        face_extra = np.add.reduceat(extra_m[fways], ptr[:-1])
+        near = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= 4.0 * tol_m
+                          + 0.5 * face_len)
+        for f in np.nonzero(near & np.isnan(turn_delta))[0].tolist():
+            turn_delta[f] = self._face_turn_delta(f, at)
+        gain1 = np.where(near, turn_delta + face_extra - 2.0 * shared_extra, np.inf)
+        pairs: list[tuple[float, int, int]] = []
+        for f1 in np.argsort(gain1, kind="stable")[:_PAIR_FIRST].tolist():
+            if not gain1[f1] < -1e-6:
+                break
+            sel1 = fways[ptr[f1]:ptr[f1 + 1]]
+            after1 = used.copy()
+            after1[sel1] = ~after1[sel1]
+            len1 = float(self.length_m[after1].sum())
+            inside = after1[fways]
+            shared2 = np.add.reduceat(self.length_m[fways] * inside, ptr[:-1])
+            touches2 = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
+            extra2 = face_extra - 2.0 * np.add.reduceat(extra_m[fways] * inside, ptr[:-1])
+            fits2 = touches2 & (np.abs(len1 + face_len - 2.0 * shared2 - target_m) <= tol_m)
+            fits2[f1] = False
+            cand = np.nonzero(fits2)[0]
+            if not len(cand):
+                continue
+            # faces next to the first see its change: their turn delta is recomputed
+            nodes1 = set(self.a[sel1].tolist()) | set(self.b[sel1].tolist())
+            at1 = dict(at)
+            for v in nodes1:
+                at1[v] = set(at.get(v, set()))
+            for w in sel1.tolist():
+                for v in (int(self.a[w]), int(self.b[w])):
+                    at1[v].symmetric_difference_update({w})
+            adjacent = np.zeros(self.n_faces, dtype=bool)
+            adjacent[list(set().union(*(self._faces_at[v] for v in nodes1)))] = True
+            for f2 in cand[np.isnan(turn_delta[cand]) & ~adjacent[cand]].tolist():
+                turn_delta[f2] = self._face_turn_delta(f2, at)
+            gain2 = turn_delta[cand] + extra2[cand]
+            for k in np.nonzero(adjacent[cand])[0].tolist():
+                gain2[k] = self._face_turn_delta(int(cand[k]), at1) + extra2[cand[k]]
+            for k in np.argsort(gain2, kind="stable")[:5].tolist():
+                total = float(gain1[f1] + gain2[k])
+                if not total < -1e-6:
+                    break
+                pairs.append((total, f1, int(cand[k])))
+        # the best pairs first, until one gives a valid loop
+        for _, f1, f2 in sorted(pairs)[:_PAIR_TRIALS]:
+            both = np.concatenate([fways[ptr[f1]:ptr[f1 + 1]], fways[ptr[f2]:ptr[f2 + 1]]])
+            # a way of both faces flips twice: unchanged
+            sel = np.nonzero(np.bincount(both, minlength=len(self.a)) % 2 == 1)[0]
+            trial = used.copy()
+            trial[sel] = ~trial[sel]
+            if self._loses_stop(sel, at, stops):
+                continue
+            if self._state(trial, stops, target_m, tol_m, direction) == 0.0:
+                return trial, sel.tolist()
+        return None
+
+    def _loses_stop(self, flipped: IntArray, at: dict[int, set[int]],
+                    stops: Sequence[int]) -> bool:
+        """Whether flipping the ways ``flipped`` leaves a stop without a way of the set."""
+        for s in stops:
+            mine = {int(w) for w in flipped.tolist() if self.a[w] == s or self.b[w] == s}
+            if mine and not (at.get(int(s), set()) ^ mine):
+                return True
+        return False
+
+    def _face_turn_delta(self, f: int, at: dict[int, set[int]]) -> float:
+        """Change of the turn cost if face ``f`` is added to the set (ways ``at`` nodes)."""
+        sel = self.face_phys[self.face_ptr[f]:self.face_ptr[f + 1]].tolist()
+        change: dict[int, set[int]] = {}
+        for w in sel:
+            change.setdefault(int(self.a[w]), set()).add(w)
+            change.setdefault(int(self.b[w]), set()).add(w)
+        delta = 0.0
+        for v, ws in change.items():
+            cur = at.get(v, set())
+            delta += (self._node_turn_m(v, sorted(cur ^ ws))
+                      - self._node_turn_m(v, sorted(cur)))
+        return delta
 
     def _reroute_same_way(self, used: BoolArray, edges: IntArray) -> BoolArray | None:
         """Keep a way ridden twice in the same direction once, and ride another path.
@@ -304,11 +579,11 @@ class CycleSpace:
         return _Aside(main, list(dict.fromkeys(inner_stops[main])), fixed, spur_edges, aside_m)
 
     def _state(self, used: BoolArray, stops: Sequence[int], target_m: float,
-               tol_m: float) -> float:
+               tol_m: float, prefer: BoolArray | None = None) -> float:
         """How far a set is from a valid loop (0: a valid one).
 
         Valid: connected, on every stop, of the target length and ridable in one
-        circuit despite one-way ways.
+        circuit despite one-way ways (directions tried first: ``prefer``).
         """
         ways = np.nonzero(used)[0]
         if not len(ways):
@@ -320,7 +595,7 @@ class CycleSpace:
         value = 10.0 * (n_parts - 1) + 10.0 * missing + 10.0 * err
         if n_parts == 1 and not missing:
             # nodes one-way ways leave more often than enter (or back) allow no circuit
-            value += 1.0 * self._orient(ways)[1]
+            value += 1.0 * self._orient(ways, prefer)[1]
         return value
 
     def _components(self, ways: IntArray) -> tuple[IntArray, IntArray]:
@@ -438,76 +713,136 @@ class CycleSpace:
         return used if cur == 0.0 else None
 
     # ---------------------------------------------------------------- circuit
-    def _circuit(self, used: BoolArray, start: int,
-                 extra: Sequence[int] = ()) -> list[int] | None:
+    def _circuit(self, used: BoolArray, start: int, extra: Sequence[int] = (),
+                 prefer: BoolArray | None = None) -> list[int] | None:
         """Euler circuit of the ways ``used`` from ``start`` (directed edge indices).
 
         Two-way ways are first given directions so that every node is left as
-        often as it is entered (one-way ways keep theirs); then the circuit, with
-        the balanced directed edges ``extra`` (spurs there and back), is traced, at
-        each junction taking the least turning way left.
+        often as it is entered (one-way ways keep theirs); the circuit, with the
+        balanced directed edges ``extra`` (spurs there and back), is then traced
+        by :meth:`_trace`. Ways keep the direction ``prefer`` gives where they can.
         """
         ways = np.nonzero(used)[0]
-        direction, unbalanced = self._orient(ways)
+        direction, unbalanced = self._orient(ways, prefer)
         if unbalanced:
             return None
         edges = np.concatenate([np.where(direction, self.fwd[ways], self.bwd[ways]),
                                 np.asarray(extra, dtype=np.int64)])
+        return self._trace(edges.tolist(), start)
+
+    def _trace(self, edges: list[int], start: int) -> list[int] | None:
+        """A closed walk from ``start`` over the balanced directed ``edges``, turning little.
+
+        At every node the edges arriving are paired with the edges leaving so that
+        the turns cost least (an assignment problem; U-turns only at dead ends).
+        The pairs chain the edges into closed trails; where two trails meet at a
+        node, swapping their pairs there joins them -- the cheapest swap first --
+        until one circuit is left. Its dearest turn at the start is where it begins.
+        """
         r = self.r
-        out: dict[int, list[int]] = {}
-        for e in edges.tolist():
-            out.setdefault(int(r.src[e]), []).append(e)
-        stack: list[tuple[int, int]] = [(start, -1)]
-        circuit: list[int] = []
-        while stack:
-            node, arrived = stack[-1]
-            left = out.get(node)
-            if left:
-                j = 0
-                if arrived >= 0 and len(left) > 1:
-                    turn = r.turn_angle_deg(np.full(len(left), arrived), np.asarray(left))
-                    j = int(np.argmin(turn))
-                e = left.pop(j)
-                stack.append((int(r.dst[e]), e))
-            else:
-                stack.pop()
-                if arrived >= 0:
-                    circuit.append(arrived)
-        circuit.reverse()
-        if len(circuit) != len(edges):  # pragma: no cover - the set was connected
+        arriving: dict[int, list[int]] = {}
+        leaving: dict[int, list[int]] = {}
+        for e in edges:
+            arriving.setdefault(int(r.dst[e]), []).append(e)
+            leaving.setdefault(int(r.src[e]), []).append(e)
+        if start not in leaving:
             return None
+
+        def cost(a: int, b: int) -> float:
+            pen = float(r.turn_penalty([a], [b])[0])
+            return pen + (_UTURN_M if int(r.reverse[a]) == b else 0.0)
+
+        succ: dict[int, int] = {}
+        for v, ins in arriving.items():
+            outs = leaving.get(v, [])
+            if len(outs) != len(ins):
+                return None
+            if len(ins) == 1:
+                succ[ins[0]] = outs[0]
+                continue
+            matrix = r.turn_penalty(np.repeat(ins, len(outs)), np.tile(outs, len(ins)))
+            matrix = matrix.reshape(len(ins), len(outs))
+            matrix += _UTURN_M * (r.reverse[np.asarray(ins)][:, None] == np.asarray(outs)[None, :])
+            rows, cols = linear_sum_assignment(matrix)
+            for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+                succ[ins[i]] = outs[j]
+        # label the closed trails
+        trail: dict[int, int] = {}
+        for e in edges:
+            if e in trail:
+                continue
+            x = e
+            while x not in trail:
+                trail[x] = e
+                x = succ[x]
+        labels = set(trail.values())
+        while len(labels) > 1:
+            best: tuple[float, int, int] | None = None
+            for ins in arriving.values():
+                if len(ins) < 2:
+                    continue
+                for i, a in enumerate(ins):
+                    for b in ins[i + 1:]:
+                        if trail[a] == trail[b]:
+                            continue
+                        delta = (cost(a, succ[b]) + cost(b, succ[a])
+                                 - cost(a, succ[a]) - cost(b, succ[b]))
+                        if best is None or delta < best[0]:
+                            best = (delta, a, b)
+            if best is None:
+                return None  # the edges are not connected
+            _, a, b = best
+            succ[a], succ[b] = succ[b], succ[a]
+            gone, keep = trail[b], trail[a]
+            for e, lab in trail.items():
+                if lab == gone:
+                    trail[e] = keep
+            labels.discard(gone)
+        # begin after the dearest turn at the start (the rider does not ride it)
+        first = max(arriving[start], key=lambda a: cost(a, succ[a])) if start in arriving \
+            else leaving[start][0]
+        e = succ[first] if start in arriving else first
+        circuit = [e]
+        while len(circuit) < len(edges):
+            e = succ[e]
+            circuit.append(e)
         return circuit
 
-    def _orient(self, ways: IntArray) -> tuple[BoolArray, int]:
+    def _directions(self, edges: IntArray) -> BoolArray:
+        """Direction (True: a -> b) each way is ridden in by ``edges`` (others: a -> b)."""
+        forward = np.ones(len(self.a), dtype=bool)
+        forward[self.phys[edges]] = self.r.src[edges] == self.a[self.phys[edges]]
+        return forward
+
+    def _orient(self, ways: IntArray, prefer: BoolArray | None = None
+                ) -> tuple[BoolArray, int]:
         """Directions (True: a -> b) balancing in- and out-degree at every node.
 
         One-way ways are fixed; two-way ways start a -> b and are flipped along
-        paths from nodes left too often to nodes entered too often. Returns the
+        paths from nodes left too often to nodes entered too often (they start in
+        the direction ``prefer`` gives, e.g. the one the loop rode). Returns the
         directions and the number of paths still missing (0: balanced; a node
         from which no flippable path leads to a node entered too often can never
         be balanced, as flipping elsewhere never opens one).
         """
         forward = self.fwd[ways] >= 0
         fixed = (self.fwd[ways] < 0) | (self.bwd[ways] < 0)
-        balance: dict[int, int] = {}
-        for k, w in enumerate(ways.tolist()):
-            s, t = (self.a[w], self.b[w]) if forward[k] else (self.b[w], self.a[w])
-            balance[int(s)] = balance.get(int(s), 0) + 1
-            balance[int(t)] = balance.get(int(t), 0) - 1
+        if prefer is not None:
+            forward = np.where(fixed, forward, prefer[ways])
+        tails = np.where(forward, self.a[ways], self.b[ways])
+        heads = np.where(forward, self.b[ways], self.a[ways])
+        nodes, inv = np.unique(np.concatenate([tails, heads]), return_inverse=True)
+        k = len(ways)
+        net = (np.bincount(inv[:k], minlength=len(nodes))
+               - np.bincount(inv[k:], minlength=len(nodes)))
+        if not np.any(net):
+            return forward, 0
+        balance = dict(zip(nodes[net != 0].tolist(), net[net != 0].tolist(), strict=True))
+        tail_of, head_of = tails.tolist(), heads.tolist()
         # flippable ways leaving each node in their current direction
         leaving: dict[int, list[int]] = {}
-
-        def tail(k: int) -> int:
-            w = int(ways[k])
-            return int(self.a[w] if forward[k] else self.b[w])
-
-        def head(k: int) -> int:
-            w = int(ways[k])
-            return int(self.b[w] if forward[k] else self.a[w])
-
-        for k in range(len(ways)):
-            if not fixed[k]:
-                leaving.setdefault(tail(k), []).append(k)
+        for i in np.nonzero(~fixed)[0].tolist():
+            leaving.setdefault(tail_of[i], []).append(i)
         missing = 0
         for source in [v for v, b in balance.items() if b > 0]:
             while balance[source] > 0:
@@ -517,10 +852,10 @@ class CycleSpace:
                 sink = -1
                 while queue and sink < 0:
                     v = queue.popleft()
-                    for k in leaving.get(v, []):
-                        w = head(k)
+                    for i in leaving.get(v, []):
+                        w = head_of[i]
                         if w not in back:
-                            back[w] = k
+                            back[w] = i
                             if balance.get(w, 0) < 0:
                                 sink = w
                                 break
@@ -530,11 +865,12 @@ class CycleSpace:
                     break
                 v = sink
                 while v != source:
-                    k = back[v]
-                    u = tail(k)
-                    leaving[u].remove(k)
-                    forward[k] = ~forward[k]
-                    leaving.setdefault(v, []).append(k)
+                    i = back[v]
+                    u = tail_of[i]
+                    leaving[u].remove(i)
+                    forward[i] = ~forward[i]
+                    tail_of[i], head_of[i] = v, u
+                    leaving.setdefault(v, []).append(i)
                     v = u
                 balance[source] -= 2
                 balance[sink] += 2

@@ -46,6 +46,15 @@ TURN_COST_M: tuple[tuple[float, float], ...] = ((150.0, 1200.0), (100.0, 600.0),
                                                 (50.0, 350.0), (25.0, 80.0))
 
 
+def turn_cost_m(delta_deg: npt.ArrayLike) -> FloatArray:
+    """Cost (metres, see :data:`TURN_COST_M`) of heading changes ``delta_deg`` (0–180)."""
+    delta = np.asarray(delta_deg, dtype=np.float64)
+    pen = np.zeros(delta.shape)
+    for angle, cost in reversed(TURN_COST_M):
+        pen[delta > angle] = cost
+    return pen
+
+
 @dataclass(frozen=True)
 class ShortestPaths:
     """Result of one single-source search."""
@@ -300,11 +309,7 @@ class Router:
 
     def turn_penalty(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
         """Cost (metres, see :data:`TURN_COST_M`) of turning from edges ``e_in`` into ``e_out``."""
-        delta = self.turn_angle_deg(e_in, e_out)
-        pen = np.zeros(delta.shape)
-        for angle, cost in reversed(TURN_COST_M):
-            pen[delta > angle] = cost
-        return pen
+        return turn_cost_m(self.turn_angle_deg(e_in, e_out))
 
     def route_with_turns(self, a: int, b: int, weights: FloatArray, *,
                          limit: float = np.inf) -> list[int] | None:

@@ -948,6 +948,18 @@ def _plan_on(
         c.score = _score(network, planner, c.edges, target_m)
     candidates.sort(key=lambda c: c.score)
     feasible = [c for c in candidates if abs(c.length_m - target_m) <= tolerance * target_m]
+    # the best loops are straightened: blocks flipped where that turns less and rides
+    # better ways at the same length (see ringroute._cyclespace)
+    for c in feasible[:alternatives]:
+        if abs(c.length_m - target_m) > planner.tol_m:
+            continue
+        straight = planner.cycles.straighten(c.edges, pts, target_m, planner.tol_m)
+        if (straight is not None and rank(straight) < rank(c.edges)
+                and _turn_count(planner, straight) <= _turn_count(planner, c.edges)):
+            c.edges = straight
+            c.length_m = planner.length(c.edges)
+            c.score = _score(network, planner, c.edges, target_m)
+    feasible.sort(key=lambda c: c.score)
     if not feasible:
         longest = max(c.length_m for c in candidates)
         if longest < target_m:
