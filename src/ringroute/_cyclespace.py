@@ -48,8 +48,10 @@ _TRY_PER_STEP = 60
 _SHUN_M = 1e9
 #: faces tried first in a pair of faces added at once, and pairs checked at most
 #: (see ``_pair_move``)
-_PAIR_FIRST = 12
-_PAIR_TRIALS = 30
+_PAIR_FIRST = 8
+_PAIR_TRIALS = 20
+#: nodes a search for directions may reach when checking a flipped face
+_ORIENT_LIMIT = 200
 #: turn costs by angle, largest angle first
 _TURN_COSTS = sorted(TURN_COST_M, reverse=True)
 #: cost (m) of turning back along the way arrived on (only at dead ends)
@@ -157,25 +159,24 @@ class CycleSpace:
         twin = np.arange(n_half) ^ 1
         at = tail[twin]  # the node a half-edge arrives at
         nxt = order[first[at] + (rank[twin] - first[at] - 1) % degree[at]]
-        seen = np.zeros(n_half, dtype=bool)
-        ptr = [0]
-        ways: list[int] = []
+        # the faces are the cycles of the permutation h -> nxt[h]
+        perm = coo_array((np.ones(n_half), (np.arange(n_half), nxt)), shape=(n_half, n_half))
+        _, label = connected_components(perm, directed=True, connection="strong")
+        n_ways = len(self.a)
+        keys, counts = np.unique(label.astype(np.int64) * n_ways + (np.arange(n_half) >> 1),
+                                 return_counts=True)
+        keys = keys[counts % 2 == 1]  # a way a face walks twice cancels
+        face, way = keys // n_ways, keys % n_ways
+        if not len(way):
+            return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, face[1:] != face[:-1]])
+        size = np.diff(np.r_[starts, len(face)])
         total = float(self.length_m.sum())
-        for h0 in range(n_half):
-            if seen[h0]:
-                continue
-            walk: list[int] = []
-            h = h0
-            while not seen[h]:
-                seen[h] = True
-                walk.append(h >> 1)
-                h = int(nxt[h])
-            ids, counts = np.unique(np.asarray(walk), return_counts=True)
-            odd = ids[counts % 2 == 1]
-            if len(odd) < 2 or self.length_m[odd].sum() > _MAX_FACE_SHARE * total:
-                continue
-            ways.extend(odd.tolist())
-            ptr.append(len(ways))
+        face_len = np.add.reduceat(self.length_m[way], starts)
+        good = (size >= 2) & (face_len <= _MAX_FACE_SHARE * total)
+        keep = np.repeat(good, size)
+        ptr = np.r_[0, np.cumsum(size[good])]
+        ways = way[keep]
         return np.asarray(ptr, dtype=np.int64), np.asarray(ways, dtype=np.int64)
 
     @property
@@ -281,14 +282,20 @@ class CycleSpace:
         return self._circuit(used, stops[0], aside.edges, direction)
 
     @cached_property
-    def _faces_at(self) -> dict[int, set[int]]:
-        """The faces at each node."""
-        faces_at: dict[int, set[int]] = {}
+    def _node_faces(self) -> tuple[IntArray, IntArray]:
+        """The faces at each node (CSR: pointers by node, face ids)."""
         face_of = np.repeat(np.arange(self.n_faces), np.diff(self.face_ptr))
-        for f, w in zip(face_of.tolist(), self.face_phys.tolist(), strict=True):
-            faces_at.setdefault(int(self.a[w]), set()).add(f)
-            faces_at.setdefault(int(self.b[w]), set()).add(f)
-        return faces_at
+        nodes = np.concatenate([self.a[self.face_phys], self.b[self.face_phys]])
+        pairs = np.unique(np.column_stack([nodes, np.concatenate([face_of, face_of])]), axis=0)
+        ptr = np.searchsorted(pairs[:, 0], np.arange(self.r.n_nodes + 1))
+        return ptr.astype(np.int64), pairs[:, 1].astype(np.int64)
+
+    def _faces_at(self, nodes: Sequence[int]) -> IntArray:
+        """Faces at any of ``nodes`` (with repeats)."""
+        ptr, faces = self._node_faces
+        if not len(nodes):
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([faces[ptr[v]:ptr[v + 1]] for v in nodes])
 
     def _node_turn_m(self, v: int, ways: Sequence[int]) -> float:
         """Turn cost at node ``v`` of a loop riding ``ways`` there, paired to turn least."""
@@ -323,7 +330,6 @@ class CycleSpace:
         face_len = np.add.reduceat(self.length_m[fways], ptr[:-1])
         extra_m = self.length_m * np.where(np.isfinite(self.extra), self.extra, 0.0)
         face_extra = np.add.reduceat(extra_m[fways], ptr[:-1])
-        faces_at = self._faces_at
         at: dict[int, set[int]] = {}  # the set's ways at each node
         for w in np.nonzero(used)[0].tolist():
             at.setdefault(int(self.a[w]), set()).add(w)
@@ -350,7 +356,8 @@ class CycleSpace:
                 trial[sel] = ~trial[sel]
                 if not self._moves_a_run(sel, used, at, stop_set) and (
                         self._loses_stop(sel, at, stops)
-                        or self._state(trial, stops, target_m, tol_m, direction) != 0.0):
+                        or self._state(trial, stops, target_m, tol_m, direction,
+                                       _ORIENT_LIMIT) != 0.0):
                     continue
                 used, moved = trial, True
                 flipped = sel.tolist()
@@ -366,10 +373,12 @@ class CycleSpace:
             ways = np.nonzero(used)[0]
             direction[ways] = self._orient(ways, direction)[0]
             length = float(self.length_m[used].sum())
+            touched: set[int] = set()
             for w in flipped:
                 for v in (int(self.a[w]), int(self.b[w])):
                     at.setdefault(v, set()).symmetric_difference_update({w})
-                    turn_delta[list(faces_at[v])] = np.nan
+                    touched.add(v)
+            turn_delta[self._faces_at(sorted(touched))] = np.nan
             moves += 1
         return used, moves
 
@@ -439,7 +448,7 @@ class CycleSpace:
                 for v in (int(self.a[w]), int(self.b[w])):
                     at1[v].symmetric_difference_update({w})
             adjacent = np.zeros(self.n_faces, dtype=bool)
-            adjacent[list(set().union(*(self._faces_at[v] for v in nodes1)))] = True
+            adjacent[self._faces_at(sorted(nodes1))] = True
             for f2 in cand[np.isnan(turn_delta[cand]) & ~adjacent[cand]].tolist():
                 turn_delta[f2] = self._face_turn_delta(f2, at)
             gain2 = turn_delta[cand] + extra2[cand]
@@ -459,7 +468,7 @@ class CycleSpace:
             trial[sel] = ~trial[sel]
             if self._loses_stop(sel, at, stops):
                 continue
-            if self._state(trial, stops, target_m, tol_m, direction) == 0.0:
+            if self._state(trial, stops, target_m, tol_m, direction, _ORIENT_LIMIT) == 0.0:
                 return trial, sel.tolist()
         return None
 
@@ -579,11 +588,13 @@ class CycleSpace:
         return _Aside(main, list(dict.fromkeys(inner_stops[main])), fixed, spur_edges, aside_m)
 
     def _state(self, used: BoolArray, stops: Sequence[int], target_m: float,
-               tol_m: float, prefer: BoolArray | None = None) -> float:
+               tol_m: float, prefer: BoolArray | None = None,
+               limit: int | None = None) -> float:
         """How far a set is from a valid loop (0: a valid one).
 
         Valid: connected, on every stop, of the target length and ridable in one
-        circuit despite one-way ways (directions tried first: ``prefer``).
+        circuit despite one-way ways (directions tried first: ``prefer``; searches
+        for directions reach ``limit`` nodes at most).
         """
         ways = np.nonzero(used)[0]
         if not len(ways):
@@ -595,7 +606,7 @@ class CycleSpace:
         value = 10.0 * (n_parts - 1) + 10.0 * missing + 10.0 * err
         if n_parts == 1 and not missing:
             # nodes one-way ways leave more often than enter (or back) allow no circuit
-            value += 1.0 * self._orient(ways, prefer)[1]
+            value += 1.0 * self._orient(ways, prefer, limit)[1]
         return value
 
     def _components(self, ways: IntArray) -> tuple[IntArray, IntArray]:
@@ -814,8 +825,8 @@ class CycleSpace:
         forward[self.phys[edges]] = self.r.src[edges] == self.a[self.phys[edges]]
         return forward
 
-    def _orient(self, ways: IntArray, prefer: BoolArray | None = None
-                ) -> tuple[BoolArray, int]:
+    def _orient(self, ways: IntArray, prefer: BoolArray | None = None,
+                limit: int | None = None) -> tuple[BoolArray, int]:
         """Directions (True: a -> b) balancing in- and out-degree at every node.
 
         One-way ways are fixed; two-way ways start a -> b and are flipped along
@@ -823,7 +834,9 @@ class CycleSpace:
         the direction ``prefer`` gives, e.g. the one the loop rode). Returns the
         directions and the number of paths still missing (0: balanced; a node
         from which no flippable path leads to a node entered too often can never
-        be balanced, as flipping elsewhere never opens one).
+        be balanced, as flipping elsewhere never opens one). With ``limit``, a
+        search that reaches that many nodes without finding one gives up and
+        counts as missing (a quick check of a small change).
         """
         forward = self.fwd[ways] >= 0
         fixed = (self.fwd[ways] < 0) | (self.bwd[ways] < 0)
@@ -851,6 +864,8 @@ class CycleSpace:
                 queue = deque([source])
                 sink = -1
                 while queue and sink < 0:
+                    if limit is not None and len(back) > limit:
+                        break
                     v = queue.popleft()
                     for i in leaving.get(v, []):
                         w = head_of[i]

@@ -7,10 +7,12 @@ parallel graph edges from ``src[i]`` to ``dst[i]``.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
 from typing import Any
 
 import networkx as nx
@@ -242,22 +244,41 @@ class Router:
         its ways twice.
         """
         part, tree = self._bridges
-        terminals = {int(part[s]) for s in stops}
+        terminals = list(dict.fromkeys(int(part[s]) for s in stops))
         if not terminals or any(t not in tree for t in terminals):
             return 0.0  # a stop's part has no bridge: it is its whole network
-        keep = nx.Graph(tree.subgraph(nx.node_connected_component(tree, next(iter(terminals)))))
-        leaves = [n for n in keep if keep.degree(n) <= 1 and n not in terminals]
-        while leaves:
-            keep.remove_nodes_from(leaves)
-            leaves = [n for n in keep if keep.degree(n) <= 1 and n not in terminals]
-        forced = float(sum(d["length"] for _, _, d in keep.edges(data=True)))
+        # in a tree the smallest subtree joining the terminals is the union of the
+        # paths from one of them to the others
+        keep = {terminals[0]}
+        bridges: set[tuple[int, int]] = set()
+        for t in terminals[1:]:
+            path = nx.shortest_path(tree, terminals[0], t)
+            keep.update(path)
+            bridges.update((min(a, b), max(a, b)) for a, b in pairwise(path))
+        forced = float(sum(tree[a][b]["length"] for a, b in bridges))
         sizes = self._part_sizes
         if not any(sizes[n] > 1 for n in keep):
-            dist = nx.multi_source_dijkstra_path_length(tree, set(keep), weight="length")
-            to_cycle = [d for n, d in dist.items() if sizes[n] > 1]
-            if to_cycle:
-                forced += min(to_cycle)
+            forced += self._to_cycle_m(keep)
         return 2.0 * forced
+
+    def _to_cycle_m(self, parts: set[int]) -> float:
+        """Length of the bridges from ``parts`` to the nearest part with a cycle (0: none)."""
+        _, tree = self._bridges
+        sizes = self._part_sizes
+        heap = [(0.0, n) for n in parts]
+        heapq.heapify(heap)
+        done: set[int] = set()
+        while heap:
+            d, n = heapq.heappop(heap)
+            if n in done:
+                continue
+            if sizes[n] > 1:
+                return d
+            done.add(n)
+            for m, data in tree[n].items():
+                if m not in done:
+                    heapq.heappush(heap, (d + float(data["length"]), m))
+        return 0.0
 
     @cached_property
     def _part_sizes(self) -> IntArray:
