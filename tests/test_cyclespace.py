@@ -296,3 +296,30 @@ def test_property_straightened_loops_are_valid(n: int, m: int, oneway: bool, spu
     straight = cs.straighten(loop, stops, target, 100.0)
     if straight is not None:
         _check(r, straight, stops, target, 100.0, cs)
+
+
+def test_join_takes_in_a_stop_by_a_detour_from_the_loop() -> None:
+    """A stop off a block loop is joined by swapping one of the loop's ways for a
+    detour through the stop: one connected even set, no way shared."""
+    net = _grid(6, 6)
+    r = net.router
+    cs = CycleSpace(r, r.cost)
+
+    def node(i: int, j: int) -> int:
+        return r.index[i * 6 + j]
+
+    block = _walk(r, [node(1, 1), node(1, 2), node(2, 2), node(2, 1), node(1, 1)])
+    used = np.bincount(cs.phys[block], minlength=len(cs.a)) % 2 == 1
+    stop = node(1, 4)
+    joined = cs._join(used, [node(1, 1), stop])
+    assert joined is not None
+    ways = np.nonzero(joined)[0]
+    nodes, labels = cs._components(ways)
+    assert labels.max() == 0 and stop in nodes.tolist()
+    degree = np.bincount(np.concatenate([cs.a[ways], cs.b[ways]]), minlength=r.n_nodes)
+    assert np.all(degree % 2 == 0)
+    # the detour replaced one way of the block: three of its four ways are kept
+    assert int((joined & used).sum()) == 3
+    # the block's east way (200 m) swapped for 400 m out to the stop and 600 m back
+    # by the next row: 800 - 200 + 1000 m
+    assert float(cs.length_m[ways].sum()) == pytest.approx(1600.0)

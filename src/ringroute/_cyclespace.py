@@ -33,6 +33,7 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from ringroute._router import BEND_COST_M, TURN_COST_M, Router
 
@@ -46,6 +47,8 @@ _MAX_FACE_SHARE = 0.3
 _TRY_PER_STEP = 60
 #: surcharge (m) on ways the way back of a round trip must not ride
 _SHUN_M = 1e9
+#: ways of the set tried for a detour to a part to be joined
+_DETOUR_WAYS = 4
 #: faces tried first in a pair of faces added at once, and pairs checked at most
 #: (see ``_pair_move``)
 _PAIR_FIRST = 8
@@ -636,23 +639,32 @@ class CycleSpace:
         """Join every part of ``used`` (and every stop off it) to the start's part.
 
         Ways ridden twice drop out of the set, which may split it (an out-and-back
-        leaves nothing). A part is joined by a cycle through it and the start's part:
-        a cheapest path there and one back, each shunning ways already in the set.
+        leaves nothing). The largest part takes in the nearest other one by a cycle:
+        a detour from one of its ways through the other part (see
+        :meth:`_detour_through`), or else a cheapest path there and one back, each
+        shunning ways already in the set.
         """
         r = self.r
         for _ in range(len(stops) + 8):
             pieces = self._pieces(used, stops)
             if len(pieces) <= 1:
                 return used
-            main, other = pieces[0], pieces[1]
-            # the nearest pair of nodes (as the crow flies) anchors the cycle
+            # the largest part takes in the one nearest to it (as the crow flies)
+            main = max(pieces, key=len)
             m_nodes = np.fromiter(main, np.int64, len(main))
+            tree = cKDTree(np.column_stack([r.xm[m_nodes], r.ym[m_nodes]]))
+            gaps = [float(tree.query(np.column_stack([r.xm[list(q)], r.ym[list(q)]]))[0].min())
+                    if q is not main else np.inf for q in pieces]
+            other = pieces[int(np.argmin(gaps))]
             o_nodes = np.fromiter(other, np.int64, len(other))
             dx = r.xm[m_nodes][:, None] - r.xm[o_nodes][None, :]
             dy = r.ym[m_nodes][:, None] - r.ym[o_nodes][None, :]
             i, j = np.unravel_index(int(np.argmin(np.hypot(dx, dy))), dx.shape)
             a, b = int(m_nodes[i]), int(o_nodes[j])
+            detour = self._detour_through(used, main, o_nodes)
             trips = [t for t in (self._round_trip(used, a, b), self._round_trip(used, b, a)) if t]
+            if detour:
+                trips = [detour]
             if not trips:
                 return None
             cycle_edges = min(trips, key=len)
@@ -661,24 +673,81 @@ class CycleSpace:
             used = used ^ cycle
         return None
 
+    def _detour_through(self, used: BoolArray, main: set[int], piece: IntArray
+                        ) -> list[int]:
+        """A way of the main part and a detour along it through a node of ``piece``.
+
+        The way ``u -> v`` and the detour ``u -> x -> v`` (paths off the set's ways)
+        form a cycle; adding it to the set swaps the way for the detour, which
+        joins the piece without splitting the rest. Tries the set's ways nearest
+        to the piece; returns the shortest cycle found (directed edges: the way's
+        edge, then the detour), or an empty list.
+        """
+        r = self.r
+        ways = np.nonzero(used)[0]
+        ways = ways[np.isin(self.a[ways], np.fromiter(main, np.int64, len(main)))]
+        if not len(ways):
+            return []
+        mx = 0.5 * (r.xm[self.a[ways]] + r.xm[self.b[ways]])
+        my = 0.5 * (r.ym[self.a[ways]] + r.ym[self.b[ways]])
+        dist = np.hypot(mx[:, None] - r.xm[piece][None, :], my[:, None] - r.ym[piece][None, :])
+        best: tuple[float, list[int]] | None = None
+        w0 = self.weights.copy()
+        w0[used[self.phys]] += _SHUN_M
+        for k in np.argsort(dist.min(axis=1), kind="stable")[:_DETOUR_WAYS].tolist():
+            x = int(piece[int(np.argmin(dist[k]))])
+            way = int(ways[k])
+            for e in (int(self.fwd[way]), int(self.bwd[way])):
+                if e < 0:
+                    continue
+                u, v = int(r.src[e]), int(r.dst[e])
+                p1 = r.path_edges(r.shortest_paths(u, w0), x)
+                if not p1 or float(w0[np.asarray(p1)].sum()) >= _SHUN_M:
+                    continue
+                w1 = w0.copy()
+                w1[np.isin(self.phys, self.phys[np.asarray(p1)])] += _SHUN_M
+                p2 = r.path_edges(r.shortest_paths(x, w1), v)
+                if not p2 or float(w1[np.asarray(p2)].sum()) >= _SHUN_M:
+                    continue
+                added = float(r.length[p1].sum() + r.length[p2].sum() - r.length[e])
+                if best is None or added < best[0]:
+                    best = (added, [e, *p1, *p2])
+        return [] if best is None else best[1]
+
     def _round_trip(self, used: BoolArray, a: int, b: int) -> list[int]:
         """Cheapest path ``a -> b`` and one back avoiding it (and the set's ways).
 
-        Ways the two share cancel; the result is empty when the way back can only
-        be the way there (e.g. one-way streets allow no other).
+        The set's ways are shunned (riding one takes it out of the set, which may
+        split it), or if that finds nothing made 30 times dearer. Ways the two
+        paths share cancel; the result is empty when the way back can only be the
+        way there (e.g. one-way streets allow no other).
         """
+        for strict in (True, False):
+            trip = self._round_trip_once(used, a, b, strict=strict)
+            if trip:
+                return trip
+        return []
+
+    def _round_trip_once(self, used: BoolArray, a: int, b: int, *, strict: bool
+                         ) -> list[int]:
         r = self.r
         w = self.weights.copy()
-        w[used[self.phys]] *= 30.0
-        # a one-way way of the set can only be ridden its way: taking it out of the
-        # set would leave its ends unbalanced
-        w[used[self.phys] & ((self.fwd < 0) | (self.bwd < 0))[self.phys]] += _SHUN_M
+        in_set = used[self.phys]
+        if strict:
+            w[in_set] += _SHUN_M
+        else:
+            w[in_set] *= 30.0
+            # a one-way way of the set can only be ridden its way: taking it out of
+            # the set would leave its ends unbalanced
+            w[in_set & ((self.fwd < 0) | (self.bwd < 0))[self.phys]] += _SHUN_M
         there = r.path_edges(r.shortest_paths(a, w), b)
+        if not there or float(w[np.asarray(there)].sum()) >= _SHUN_M:
+            return []
         # the way back shuns the way there at any price (a relative surcharge would
         # let it ride a short link back)
         w[np.isin(self.phys, self.phys[np.asarray(there, dtype=np.int64)])] += _SHUN_M
         back = r.path_edges(r.shortest_paths(b, w), a)
-        if not there or not back:
+        if not back or float(w[np.asarray(back)].sum()) >= _SHUN_M:
             return []
         ways = self.phys[np.asarray(there + back, dtype=np.int64)]
         if len(np.unique(ways)) * 2 == len(ways):  # the same ways there and back
