@@ -105,6 +105,8 @@ class CycleSpace:
         #: extra cost per metre of each way (its cheaper direction)
         self.extra: FloatArray = np.full(n_phys, np.inf)
         np.minimum.at(self.extra, self.phys, extra)
+        #: extra cost of riding each way (m)
+        self.extra_m: FloatArray = self.length_m * self.extra
         forward = r.src.astype(np.int64) == self.a[self.phys]
         #: directed edge a -> b and b -> a of each way (-1: one-way against)
         self.fwd: IntArray = np.full(n_phys, -1, dtype=np.int64)
@@ -181,6 +183,13 @@ class CycleSpace:
         ptr = np.r_[0, np.cumsum(size[good])]
         ways = way[keep]
         return np.asarray(ptr, dtype=np.int64), np.asarray(ways, dtype=np.int64)
+
+    @cached_property
+    def _face_sums(self) -> tuple[FloatArray, FloatArray]:
+        """Length of each face and the extra cost of riding all its ways (m)."""
+        ptr, ways = self.face_ptr, self.face_phys
+        return (np.add.reduceat(self.length_m[ways], ptr[:-1]),
+                np.add.reduceat(self.extra_m[ways], ptr[:-1]))
 
     @property
     def n_faces(self) -> int:
@@ -287,11 +296,12 @@ class CycleSpace:
     @cached_property
     def _node_faces(self) -> tuple[IntArray, IntArray]:
         """The faces at each node (CSR: pointers by node, face ids)."""
-        face_of = np.repeat(np.arange(self.n_faces), np.diff(self.face_ptr))
+        n_faces = max(self.n_faces, 1)
+        face_of = np.repeat(np.arange(self.n_faces, dtype=np.int64), np.diff(self.face_ptr))
         nodes = np.concatenate([self.a[self.face_phys], self.b[self.face_phys]])
-        pairs = np.unique(np.column_stack([nodes, np.concatenate([face_of, face_of])]), axis=0)
-        ptr = np.searchsorted(pairs[:, 0], np.arange(self.r.n_nodes + 1))
-        return ptr.astype(np.int64), pairs[:, 1].astype(np.int64)
+        keys = np.unique(nodes * n_faces + np.concatenate([face_of, face_of]))
+        ptr = np.searchsorted(keys // n_faces, np.arange(self.r.n_nodes + 1))
+        return ptr.astype(np.int64), keys % n_faces
 
     def _faces_at(self, nodes: Sequence[int]) -> IntArray:
         """Faces at any of ``nodes`` (with repeats)."""
@@ -330,9 +340,8 @@ class CycleSpace:
         """
         ptr, fways = self.face_ptr, self.face_phys
         n_faces = self.n_faces
-        face_len = np.add.reduceat(self.length_m[fways], ptr[:-1])
-        extra_m = self.length_m * np.where(np.isfinite(self.extra), self.extra, 0.0)
-        face_extra = np.add.reduceat(extra_m[fways], ptr[:-1])
+        face_len, face_extra = self._face_sums
+        extra_m = self.extra_m
         at: dict[int, set[int]] = {}  # the set's ways at each node
         for w in np.nonzero(used)[0].tolist():
             at.setdefault(int(self.a[w]), set()).add(w)
@@ -417,9 +426,8 @@ class CycleSpace:
                    ) -> tuple[BoolArray, list[int]] | None:
         """Best valid pair of faces that lowers the cost and keeps the length."""
         ptr, fways = self.face_ptr, self.face_phys
-        face_len = np.add.reduceat(self.length_m[fways], ptr[:-1])
-        extra_m = self.length_m * np.where(np.isfinite(self.extra), self.extra, 0.0)
-        face_extra = np.add.reduceat(extra_m[fways], ptr[:-1])
+        face_len, face_extra = self._face_sums
+        extra_m = self.extra_m
         near = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= 4.0 * tol_m
                           + 0.5 * face_len)
         for f in np.nonzero(near & np.isnan(turn_delta))[0].tolist():
@@ -758,8 +766,7 @@ class CycleSpace:
                 max_moves: int) -> BoolArray | None:
         """Add faces greedily until the set is a valid loop (see :meth:`_state`)."""
         ptr, ways = self.face_ptr, self.face_phys
-        face_len = np.add.reduceat(self.length_m[ways], ptr[:-1])
-        face_extra = np.add.reduceat(self.length_m[ways] * self.extra[ways], ptr[:-1])
+        face_len, face_extra = self._face_sums
         cur = self._state(used, stops, target_m, tol_m)
         for _ in range(max_moves):
             if cur == 0.0:

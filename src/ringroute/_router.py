@@ -486,9 +486,27 @@ class Router:
                 raise KeyError(target)
             nodes.append(node)
         arr = np.asarray(nodes[::-1], dtype=np.int64)
-        codes = arr[:-1] * self.n_nodes + arr[1:]
-        pos = np.searchsorted(self._edge_code, codes)
-        return [int(x) for x in pos]
+        return [int(x) for x in self.edges_between(arr[:-1], arr[1:])]
+
+    def path_edges_to(self, sp: ShortestPaths, start: int) -> list[int]:
+        """Edge indices from node index ``start`` to the target of :meth:`shortest_paths_to`."""
+        nodes = [start]
+        node = start
+        while node != sp.source:
+            node = int(sp.pred[node])
+            if node < 0:
+                raise KeyError(start)
+            nodes.append(node)
+        arr = np.asarray(nodes, dtype=np.int64)
+        return [int(x) for x in self.edges_between(arr[:-1], arr[1:])]
+
+    def edges_between(self, src: npt.ArrayLike, dst: npt.ArrayLike) -> IntArray:
+        """Index of the (first) edge from each node index in ``src`` to the one in ``dst``.
+
+        The pairs must be joined by an edge (e.g. steps of a search tree).
+        """
+        codes = np.asarray(src, dtype=np.int64) * self.n_nodes + np.asarray(dst, dtype=np.int64)
+        return np.searchsorted(self._edge_code, codes).astype(np.int64)
 
     @cached_property
     def _edge_code(self) -> IntArray:

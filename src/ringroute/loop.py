@@ -196,8 +196,6 @@ class _Planner:
         self.r = router
         self.w = weights
         self.tol_m = tol_m
-        n = router.n_nodes
-        self.edge_code = router.src.astype(np.int64) * n + router.dst.astype(np.int64)
         self.phys = router.way_code
 
     @cached_property
@@ -425,22 +423,24 @@ class _Planner:
                     break
                 picks = np.argsort(np.where(pool, -ext, np.inf))[:6]
                 picks = picks[pool[picks]]
-            best: tuple[float, int, list[int], list[int]] | None = None
+            # the via point whose way there and way back (first guess: the search
+            # tree back to b) share least; the way back is then routed off the way there
+            best: tuple[float, int, list[int]] | None = None
             for v in picks.tolist():
                 leg1 = r.path_edges(fwd, int(v))
-                w2 = self.penalized([*others, *leg1])
-                crow = math.hypot(float(r.xm[v] - r.xm[b]), float(r.ym[v] - r.ym[b]))
-                sp2 = r.shortest_paths(int(v), w2, limit=3.0 * crow + 3000.0)
-                if not math.isfinite(sp2.dist[b]):
-                    sp2 = r.shortest_paths(int(v), w2)
-                leg2 = r.path_edges(sp2, b)
-                both = np.asarray(leg1 + leg2, dtype=np.int64)
+                both = np.asarray(leg1 + r.path_edges_to(bwd, int(v)), dtype=np.int64)
                 rep = repeated_share(self.phys[both].tolist(), r.length[both].tolist())
                 if best is None or rep < best[0] - 1e-9:
-                    best = (rep, int(v), leg1, leg2)
+                    best = (rep, int(v), leg1)
             if best is None:
                 break
-            _, v, leg1, leg2 = best
+            _, v, leg1 = best
+            w2 = self.penalized([*others, *leg1])
+            crow = math.hypot(float(r.xm[v] - r.xm[b]), float(r.ym[v] - r.ym[b]))
+            sp2 = r.shortest_paths(v, w2, limit=3.0 * crow + 3000.0)
+            if not math.isfinite(sp2.dist[b]):
+                sp2 = r.shortest_paths(v, w2)
+            leg2 = r.path_edges(sp2, b)
             controls = [*controls[: t + 1], v, *controls[t + 1:]]
             legs = [*legs[:t], leg1, leg2, *legs[t + 1:]]
             grown = True
@@ -475,9 +475,9 @@ class _Planner:
         has = flat >= 0
         v = np.nonzero(has)[0]
         node = v % n
-        code = node * n + flat[v] if reverse else flat[v] * n + node
+        src, dst = (node, flat[v]) if reverse else (flat[v], node)
         acc = np.zeros(n_rows * n)
-        acc[v] = self.r.length[np.searchsorted(self.edge_code, code)]
+        acc[v] = self.r.length[self.r.edges_between(src, dst)]
         # ancestors as flat positions in the same row
         anc = np.full(n_rows * n, -1, dtype=np.int64)
         anc[v] = flat[v] + (v - node)
@@ -921,9 +921,6 @@ def _plan_on(
         off = abs(planner.length(e) - target_m) > tolerance * target_m
         return off, _score(network, planner, e, target_m)
 
-    # a loop that rides some way twice although no dead end forces it is mended as
-    # an edge set (see ringroute._cyclespace): drop the ways ridden twice, add blocks;
-    # spurs to dead-end stops are ridden there and back
     for c in candidates:
         tuned = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
         if abs(planner.length(tuned) - target_m) > 0.5 * tolerance * target_m:
@@ -939,13 +936,26 @@ def _plan_on(
             again = planner.tune(planner.untangle(tuned, protected), protected, target_m)
             if rank(again) < rank(tuned):
                 tuned = again
-        if _repeats(planner, tuned, avoidable=True):
-            mended = planner.cycles.repair(tuned, pts, target_m, planner.tol_m)
-            if mended is not None and rank(mended) < rank(tuned):
-                tuned = mended
         c.edges = tuned
         c.length_m = planner.length(c.edges)
         c.score = _score(network, planner, c.edges, target_m)
+    candidates.sort(key=lambda c: c.score)
+    # the best loops that still ride some way twice although no dead end forces it
+    # are mended as edge sets (see ringroute._cyclespace): the ways ridden twice are
+    # dropped and blocks added; spurs to dead-end stops are ridden there and back
+    # (costly: in order of rank, until enough are free of such repeats)
+    clean, tries = 0, 0
+    for c in candidates:
+        if clean >= alternatives or tries > alternatives + 1:
+            break
+        if _repeats(planner, c.edges, avoidable=True):
+            tries += 1
+            mended = planner.cycles.repair(c.edges, pts, target_m, planner.tol_m)
+            if mended is not None and rank(mended) < rank(c.edges):
+                c.edges = mended
+                c.length_m = planner.length(c.edges)
+                c.score = _score(network, planner, c.edges, target_m)
+        clean += not _repeats(planner, c.edges, avoidable=True)
     candidates.sort(key=lambda c: c.score)
     feasible = [c for c in candidates if abs(c.length_m - target_m) <= tolerance * target_m]
     # the best loops are straightened: blocks flipped where that turns less and rides
