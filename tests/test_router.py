@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import networkx as nx
 import numpy as np
+import pytest
 from scipy.sparse.csgraph import dijkstra
 
 from ringroute.network import Network
@@ -40,3 +43,23 @@ def test_bridges_match_networkx(university: Network) -> None:
     assert expected.any()  # the campus strip has dead ends
     # the core holds no bridge
     assert not (r.bridge_edge & r.core[r.src] & r.core[r.dst]).any()
+
+
+def test_paths_read_off_searches_from_and_towards_a_node(science_city: Network) -> None:
+    """A path read off a search from ``a`` and one read off a search towards ``b`` are
+    walks of existing edges whose weight is the searched distance."""
+    r = science_city.router
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        a, b = (int(x) for x in rng.integers(r.n_nodes, size=2))
+        fwd = r.shortest_paths(a, r.cost)
+        bwd = r.shortest_paths_to(b, r.cost)
+        if a == b or not np.isfinite(fwd.dist[b]):
+            continue
+        there = r.path_edges(fwd, b)
+        back = r.path_edges_to(bwd, a)
+        for path in (there, back):
+            assert int(r.src[path[0]]) == a and int(r.dst[path[-1]]) == b
+            assert all(int(r.dst[x]) == int(r.src[y]) for x, y in pairwise(path))
+            assert float(r.cost[path].sum()) == pytest.approx(fwd.dist[b])
+        np.testing.assert_array_equal(r.edges_between(r.src[there], r.dst[there]), there)
