@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
@@ -958,18 +958,6 @@ def _plan_on(
         clean += not _repeats(planner, c.edges, avoidable=True)
     candidates.sort(key=lambda c: c.score)
     feasible = [c for c in candidates if abs(c.length_m - target_m) <= tolerance * target_m]
-    # the best loops are straightened: blocks flipped where that turns less and rides
-    # better ways at the same length (see ringroute._cyclespace)
-    for c in feasible[:alternatives]:
-        if abs(c.length_m - target_m) > planner.tol_m:
-            continue
-        straight = planner.cycles.straighten(c.edges, pts, target_m, planner.tol_m)
-        if (straight is not None and rank(straight) < rank(c.edges)
-                and _turn_count(planner, straight) <= _turn_count(planner, c.edges)):
-            c.edges = straight
-            c.length_m = planner.length(c.edges)
-            c.score = _score(network, planner, c.edges, target_m)
-    feasible.sort(key=lambda c: c.score)
     if not feasible:
         longest = max(c.length_m for c in candidates)
         if longest < target_m:
@@ -1003,9 +991,36 @@ def _plan_on(
             chosen.append(extra)
     if len(chosen) < alternatives:
         log.warning("found %d distinct loops of the %d asked for", len(chosen), alternatives)
+    for k, c in enumerate(chosen):
+        others = chosen[:k] + chosen[k + 1:]
+        for better in _polish(planner, c.edges, pts, target_m, rank):
+            if all(_shared_share(planner, better, o.edges) <= 0.5 for o in others):
+                c.edges = better
+                c.length_m = planner.length(c.edges)
     if progress is not None:
         progress("done", 1.0)
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
+
+
+def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
+            rank: Callable[[list[int]], tuple[bool, float]]) -> Iterator[list[int]]:
+    """Better versions of a chosen loop, each improving on the one before.
+
+    A loop that rides a way twice although no dead end forces it is mended as an
+    edge set (see :meth:`CycleSpace.repair`); then it is straightened -- blocks
+    flipped where that turns less and rides better ways at the same length (see
+    :meth:`CycleSpace.straighten`) -- if that ranks better and turns no more often.
+    """
+    if _repeats(planner, edges, avoidable=True):
+        mended = planner.cycles.repair(edges, pts, target_m, planner.tol_m)
+        if mended is not None and rank(mended) < rank(edges):
+            edges = mended
+            yield edges
+    if abs(planner.length(edges) - target_m) <= planner.tol_m:
+        straight = planner.cycles.straighten(edges, pts, target_m, planner.tol_m)
+        if (straight is not None and rank(straight) < rank(edges)
+                and _turn_count(planner, straight) <= _turn_count(planner, edges)):
+            yield straight
 
 
 def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
