@@ -17,6 +17,10 @@ A stop at the end of a dead end lies on no cycle: every loop rides the bridges t
 there and back. Those spurs are set aside -- the set is built in the 2-edge-connected
 part of the network the stops hang on, through the nodes the spurs leave it at, for
 the target less the spurs' length -- and ridden out and back from there.
+
+The same faces straighten a loop (:meth:`CycleSpace.straighten`): adding a block
+next to the loop moves it to the block's other side, which at a grid corner trades
+a zig-zag for a straight run of the same length.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ class _Aside:
 
     #: label of the main part
     main: int
-    #: nodes the loop must pass in the main part (the start or its stand-in first)
+    #: nodes the loop must pass in the main part (stops and the ends of bridges)
     stops: list[int]
     #: ways of the cycles in other parts
     ways: BoolArray
@@ -218,8 +222,8 @@ class CycleSpace:
         -------
         list of int or None
             The new loop, or ``None`` if no repair was found. Dead-end spurs to
-            stops are ridden there and back (every loop must); stops on cycles of
-            two different parts of the network joined by a bridge are not handled.
+            stops are ridden there and back (every loop must), and a smaller part
+            hanging by a bridge is crossed by a cycle (see :meth:`_set_aside`).
         """
         if self.n_faces == 0 or not len(edges):
             return None
@@ -543,7 +547,7 @@ class CycleSpace:
         bridges). Every loop through the stops rides the bridges of the smallest
         subtree joining the stops' parts there and back, and in each part of it with
         cycles but the main one (the largest) a cycle through its stops and the
-        bridges' ends (built by round trips). If no stop lies on a cycle, the
+        bridges' ends (joined as in :meth:`_join`). If no stop lies on a cycle, the
         subtree is extended to the part the loop ``ways`` rides most.
 
         Returns ``None`` if a part of the subtree cannot be crossed without
