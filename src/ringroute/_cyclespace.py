@@ -657,6 +657,7 @@ class CycleSpace:
         shunning ways already in the set.
         """
         r = self.r
+        seen: set[bytes] = set()
         for _ in range(len(stops) + 8):
             pieces = self._pieces(used, stops)
             if len(pieces) <= 1:
@@ -674,15 +675,24 @@ class CycleSpace:
             i, j = np.unravel_index(int(np.argmin(np.hypot(dx, dy))), dx.shape)
             a, b = int(m_nodes[i]), int(o_nodes[j])
             detour = self._detour_through(used, main, o_nodes)
-            trips = [t for t in (self._round_trip(used, a, b), self._round_trip(used, b, a)) if t]
-            if detour:
-                trips = [detour]
-            if not trips:
+            trips = [detour] if detour else [
+                t for t in (self._round_trip(used, a, b), self._round_trip(used, b, a)) if t]
+            # the cycle that leaves fewest parts (a round trip over the set's ways
+            # may cut it elsewhere), then the shortest; a set seen before means the
+            # joins go round in circles
+            options: list[tuple[int, float, int, BoolArray]] = []
+            for t in trips:
+                cycle = np.bincount(self.phys[np.asarray(t)], minlength=len(self.a)) % 2 == 1
+                after = used ^ cycle
+                options.append((len(self._pieces(after, stops)),
+                                float(self.length_m[cycle].sum()), len(options), after))
+            if not options:
                 return None
-            cycle_edges = min(trips, key=len)
-            cycle = np.bincount(self.phys[np.asarray(cycle_edges)],
-                                minlength=len(self.a)) % 2 == 1
-            used = used ^ cycle
+            used = min(options)[3]
+            key = np.packbits(used).tobytes()
+            if key in seen:
+                return None
+            seen.add(key)
         return None
 
     def _detour_through(self, used: BoolArray, main: set[int], piece: IntArray
@@ -753,13 +763,13 @@ class CycleSpace:
             # the set would leave its ends unbalanced
             w[in_set & ((self.fwd < 0) | (self.bwd < 0))[self.phys]] += _SHUN_M
         there = r.path_edges(r.shortest_paths(a, w), b)
-        if not there or float(w[np.asarray(there)].sum()) >= _SHUN_M:
+        if not there or (strict and float(w[np.asarray(there)].sum()) >= _SHUN_M):
             return []
         # the way back shuns the way there at any price (a relative surcharge would
-        # let it ride a short link back)
+        # let it ride a short link back); if it must, the ways both ride cancel
         w[np.isin(self.phys, self.phys[np.asarray(there, dtype=np.int64)])] += _SHUN_M
         back = r.path_edges(r.shortest_paths(b, w), a)
-        if not back or float(w[np.asarray(back)].sum()) >= _SHUN_M:
+        if not back or (strict and float(w[np.asarray(back)].sum()) >= _SHUN_M):
             return []
         ways = self.phys[np.asarray(there + back, dtype=np.int64)]
         if len(np.unique(ways)) * 2 == len(ways):  # the same ways there and back
