@@ -423,3 +423,47 @@ def test_tuning_prefers_a_smooth_quiet_detour(case: str) -> None:
     assert set(north[1:-1]) <= used
     assert not used & set(south[1:-1])
     assert _turn_count(p, tuned) == _turn_count(p, edges)  # 40° bends are no turns
+
+
+def test_polish_mends_and_straightens_chosen_loops() -> None:
+    """A chosen loop riding 1.2 km out and back along a grid street is mended into
+    one riding no way twice; a loop climbing a staircase of blocks is straightened
+    (each yielded loop ranks better than the one before and turns no more)."""
+    from ringroute.loop import _Planner, _polish, _repeats, _score, _turn_count
+
+    net = _grid_network(7, 7, 200.0, [False], [1.0], [False])
+    r = net.router
+    planner = _Planner(r, r.cost, 15.0)
+
+    def node(i: int, j: int) -> int:
+        return r.index[i * 7 + j]
+
+    def polished(walk: list[int], stops: list[int], target: float) -> list[list[int]]:
+        def rank(e: list[int]) -> tuple[bool, float]:
+            off = abs(planner.length(e) - target) > 0.05 * target
+            return off, _score(net, planner, e, target)
+
+        steps = list(_polish(planner, walk, stops, target, rank))
+        before = walk
+        for loop in steps:
+            assert rank(loop) < rank(before)
+            assert not _repeats(planner, loop)
+            assert abs(planner.length(loop) - target) <= 15.0
+            assert set(stops) <= {int(r.src[e]) for e in loop}
+            before = loop
+        return steps
+
+    row = [node(3, j) for j in range(7)]
+    out_and_back = [r.edge_index(a, b) for a, b in pairwise(row + row[-2::-1])]
+    assert _repeats(planner, out_and_back, avoidable=True)
+    # the shortest loop through both ends: 1.2 km x 200 m
+    assert polished(out_and_back, [row[0], row[-1]], 2800.0)
+
+    stairs = [node(0, 0)]
+    for k in range(4):
+        stairs += [node(k, k + 1), node(k + 1, k + 1)]
+    back = [node(4, j) for j in range(3, -1, -1)] + [node(i, 0) for i in range(3, -1, -1)]
+    climb = [r.edge_index(a, b) for a, b in pairwise(stairs + back)]
+    steps = polished(climb, [node(0, 0), node(4, 4)], 3200.0)
+    assert len(steps) == 1
+    assert _turn_count(planner, steps[0]) < _turn_count(planner, climb)
