@@ -70,6 +70,8 @@ _REROUTE_OVER = 0.05  # but shortens poorly: a re-routed loop may overshoot this
 # largest change of the loop's length a replacement may make (or 1 km)
 _UNTANGLE_WINDOWS = (0, 2, 5, 10, 20)
 _UNTANGLE_MAX_CHANGE = 0.1
+#: on networks this small (directed edges x candidates) every candidate is repaired
+_REPAIR_ALL_EDGES = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -943,10 +945,11 @@ def _plan_on(
     # the best loops that still ride some way twice although no dead end forces it
     # are mended as edge sets (see ringroute._cyclespace): the ways ridden twice are
     # dropped and blocks added; spurs to dead-end stops are ridden there and back
-    # (costly: in order of rank, until enough are free of such repeats)
+    # (costly on a big network: there in order of rank, until enough are free of them)
+    cheap = r.n_edges * len(candidates) <= _REPAIR_ALL_EDGES
     clean, tries = 0, 0
     for c in candidates:
-        if clean >= alternatives or tries > alternatives + 1:
+        if not cheap and (clean >= alternatives or tries > alternatives + 1):
             break
         if _repeats(planner, c.edges, avoidable=True):
             tries += 1
