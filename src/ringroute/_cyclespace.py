@@ -788,8 +788,7 @@ class CycleSpace:
             inside = used[ways]
             shared = np.add.reduceat(self.length_m[ways] * inside, ptr[:-1])
             touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
-            shared_extra = np.add.reduceat(self.length_m[ways] * self.extra[ways] * inside,
-                                           ptr[:-1])
+            shared_extra = np.add.reduceat(self.extra_m[ways] * inside, ptr[:-1])
             if not used.any():  # nothing left (an out-and-back): start at the start
                 at_start = (self.a[ways] == stops[0]) | (self.b[ways] == stops[0])
                 touches = np.add.reduceat(at_start.astype(np.int64), ptr[:-1]) > 0
@@ -810,8 +809,45 @@ class CycleSpace:
                     used, cur, moved = trial, value, True
                     break
             if not moved:
-                return None
+                # no single face helps: the best of two faces at once
+                pair = self._search_pair(used, stops, target_m, tol_m, key, cur)
+                if pair is None:
+                    return None
+                used, cur = pair
         return used if cur == 0.0 else None
+
+    def _search_pair(self, used: BoolArray, stops: Sequence[int], target_m: float,
+                     tol_m: float, key: FloatArray, cur: float
+                     ) -> tuple[BoolArray, float] | None:
+        """Two faces whose addition together brings the set closer to a valid loop."""
+        ptr, ways = self.face_ptr, self.face_phys
+        face_len, face_extra = self._face_sums
+        best: tuple[float, BoolArray] | None = None
+        for f1 in np.argsort(key, kind="stable")[:_PAIR_FIRST].tolist():
+            if not np.isfinite(key[f1]):
+                break
+            after1 = used.copy()
+            sel1 = ways[ptr[f1]:ptr[f1 + 1]]
+            after1[sel1] = ~after1[sel1]
+            inside = after1[ways]
+            shared = np.add.reduceat(self.length_m[ways] * inside, ptr[:-1])
+            touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
+            shared_extra = np.add.reduceat(self.extra_m[ways] * inside, ptr[:-1])
+            after = float(self.length_m[after1].sum()) + face_len - 2.0 * shared
+            key2 = np.abs(after - target_m) + np.maximum(face_extra - shared_extra, 0.0)
+            key2[~touches] = np.inf
+            key2[f1] = np.inf
+            for f2 in np.argsort(key2, kind="stable")[:_PAIR_FIRST].tolist():
+                if not np.isfinite(key2[f2]):
+                    break
+                trial = after1.copy()
+                sel2 = ways[ptr[f2]:ptr[f2 + 1]]
+                trial[sel2] = ~trial[sel2]
+                value = self._state(trial, stops, target_m, tol_m)
+                if value < cur - 1e-12 and (best is None or value < best[0]):
+                    best = (value, trial)
+                    break
+        return None if best is None else (best[1], best[0])
 
     # ---------------------------------------------------------------- circuit
     def _circuit(self, used: BoolArray, start: int, extra: Sequence[int] = (),
