@@ -779,75 +779,73 @@ class CycleSpace:
     def _search(self, used: BoolArray, stops: Sequence[int], target_m: float, tol_m: float,
                 max_moves: int) -> BoolArray | None:
         """Add faces greedily until the set is a valid loop (see :meth:`_state`)."""
-        ptr, ways = self.face_ptr, self.face_phys
-        face_len, face_extra = self._face_sums
         cur = self._state(used, stops, target_m, tol_m)
         for _ in range(max_moves):
             if cur == 0.0:
                 return used
-            inside = used[ways]
-            shared = np.add.reduceat(self.length_m[ways] * inside, ptr[:-1])
-            touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
-            shared_extra = np.add.reduceat(self.extra_m[ways] * inside, ptr[:-1])
-            if not used.any():  # nothing left (an out-and-back): start at the start
-                at_start = (self.a[ways] == stops[0]) | (self.b[ways] == stops[0])
-                touches = np.add.reduceat(at_start.astype(np.int64), ptr[:-1]) > 0
-            length = float(self.length_m[used].sum())
-            after = length + face_len - 2.0 * shared
-            added_extra = face_extra - shared_extra
-            key = np.abs(after - target_m) + np.maximum(added_extra, 0.0)
-            key[~touches] = np.inf  # a face apart from the loop never joins it
-            moved = False
-            for f in np.argsort(key, kind="stable")[:_TRY_PER_STEP]:
-                if not np.isfinite(key[f]):
-                    break
-                trial = used.copy()
-                sel = ways[ptr[f]:ptr[f + 1]]
-                trial[sel] = ~trial[sel]
-                value = self._state(trial, stops, target_m, tol_m)
-                if value < cur - 1e-12:
-                    used, cur, moved = trial, value, True
-                    break
-            if not moved:
+            key = self._face_keys(used, stops, target_m)
+            step = self._first_better(used, stops, target_m, tol_m, key, cur, _TRY_PER_STEP)
+            if step is None:
                 # no single face helps: the best of two faces at once
-                pair = self._search_pair(used, stops, target_m, tol_m, key, cur)
-                if pair is None:
+                step = self._search_pair(used, stops, target_m, tol_m, key, cur)
+                if step is None:
                     return None
-                used, cur = pair
+            used, cur = step
         return used if cur == 0.0 else None
+
+    def _face_keys(self, used: BoolArray, stops: Sequence[int], target_m: float) -> FloatArray:
+        """Order in which to try faces (lower first; apart from the set: infinite).
+
+        Closest to the target length once added first, dearer ways later.
+        """
+        ptr, ways = self.face_ptr, self.face_phys
+        face_len, face_extra = self._face_sums
+        inside = used[ways]
+        shared = np.add.reduceat(self.length_m[ways] * inside, ptr[:-1])
+        touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
+        shared_extra = np.add.reduceat(self.extra_m[ways] * inside, ptr[:-1])
+        if not used.any():  # nothing left (an out-and-back): start at the start
+            at_start = (self.a[ways] == stops[0]) | (self.b[ways] == stops[0])
+            touches = np.add.reduceat(at_start.astype(np.int64), ptr[:-1]) > 0
+        after = float(self.length_m[used].sum()) + face_len - 2.0 * shared
+        key = np.abs(after - target_m) + np.maximum(face_extra - shared_extra, 0.0)
+        key[~touches] = np.inf  # a face apart from the loop never joins it
+        return key
+
+    def _first_better(self, used: BoolArray, stops: Sequence[int], target_m: float,
+                      tol_m: float, key: FloatArray, cur: float, tries: int
+                      ) -> tuple[BoolArray, float] | None:
+        """The set with the first face (in ``key`` order) that improves on ``cur``."""
+        ptr, ways = self.face_ptr, self.face_phys
+        for f in np.argsort(key, kind="stable")[:tries].tolist():
+            if not np.isfinite(key[f]):
+                break
+            trial = used.copy()
+            sel = ways[ptr[f]:ptr[f + 1]]
+            trial[sel] = ~trial[sel]
+            value = self._state(trial, stops, target_m, tol_m)
+            if value < cur - 1e-12:
+                return trial, value
+        return None
 
     def _search_pair(self, used: BoolArray, stops: Sequence[int], target_m: float,
                      tol_m: float, key: FloatArray, cur: float
                      ) -> tuple[BoolArray, float] | None:
         """Two faces whose addition together brings the set closer to a valid loop."""
         ptr, ways = self.face_ptr, self.face_phys
-        face_len, face_extra = self._face_sums
-        best: tuple[float, BoolArray] | None = None
+        best: tuple[BoolArray, float] | None = None
         for f1 in np.argsort(key, kind="stable")[:_PAIR_FIRST].tolist():
             if not np.isfinite(key[f1]):
                 break
             after1 = used.copy()
             sel1 = ways[ptr[f1]:ptr[f1 + 1]]
             after1[sel1] = ~after1[sel1]
-            inside = after1[ways]
-            shared = np.add.reduceat(self.length_m[ways] * inside, ptr[:-1])
-            touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
-            shared_extra = np.add.reduceat(self.extra_m[ways] * inside, ptr[:-1])
-            after = float(self.length_m[after1].sum()) + face_len - 2.0 * shared
-            key2 = np.abs(after - target_m) + np.maximum(face_extra - shared_extra, 0.0)
-            key2[~touches] = np.inf
+            key2 = self._face_keys(after1, stops, target_m)
             key2[f1] = np.inf
-            for f2 in np.argsort(key2, kind="stable")[:_PAIR_FIRST].tolist():
-                if not np.isfinite(key2[f2]):
-                    break
-                trial = after1.copy()
-                sel2 = ways[ptr[f2]:ptr[f2 + 1]]
-                trial[sel2] = ~trial[sel2]
-                value = self._state(trial, stops, target_m, tol_m)
-                if value < cur - 1e-12 and (best is None or value < best[0]):
-                    best = (value, trial)
-                    break
-        return None if best is None else (best[1], best[0])
+            step = self._first_better(after1, stops, target_m, tol_m, key2, cur, _PAIR_FIRST)
+            if step is not None and (best is None or step[1] < best[1]):
+                best = step
+        return best
 
     # ---------------------------------------------------------------- circuit
     def _circuit(self, used: BoolArray, start: int, extra: Sequence[int] = (),
