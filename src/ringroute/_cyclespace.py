@@ -29,7 +29,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -39,7 +38,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from ringroute._router import BEND_COST_M, TURN_COST_M, Router
+from ringroute._router import BEND_COST_M, TURN_COST_M, Router, subtree_joining
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -555,32 +554,23 @@ class CycleSpace:
         """
         part, sizes, tree = self.part, self.part_size, self.part_tree
         terminals = list(dict.fromkeys(int(part[s]) for s in stops))
-        keep: set[int] = {terminals[0]}
-        bridges: set[int] = set()
-
-        def join(k: int) -> bool:
-            try:
-                path = nx.shortest_path(tree, terminals[0], k)
-            except nx.NetworkXNoPath:
-                return False
-            keep.update(path)
-            bridges.update(int(tree[a][b]["way"]) for a, b in pairwise(path))
-            return True
-
-        if not all(join(t) for t in terminals[1:]):
+        try:
+            keep, links = subtree_joining(tree, terminals)
+            cyclic = [k for k in keep if sizes[k] > 1]
+            if not cyclic:
+                # every stop at a dead end: the loop's cycles lie in the part it rides most
+                inner = ways[~self.bridge[ways]]
+                if not len(inner):
+                    return None
+                ridden = np.bincount(part[self.a[inner]], weights=self.length_m[inner])
+                more, more_links = subtree_joining(tree, [terminals[0], int(np.argmax(ridden))])
+                keep |= more
+                links |= more_links
+                cyclic = [k for k in keep if sizes[k] > 1]
+        except nx.NetworkXNoPath:
             return None
-        cyclic = [k for k in keep if sizes[k] > 1]
-        if not cyclic:  # every stop at a dead end: the loop's cycles lie in the part it rides most
-            inner = ways[~self.bridge[ways]]
-            if not len(inner):
-                return None
-            ridden = np.bincount(part[self.a[inner]], weights=self.length_m[inner])
-            target = int(np.argmax(ridden))
-            if not join(target):
-                return None
-            cyclic = [target]
         main = max(cyclic, key=lambda k: int(sizes[k]))
-        spur = np.fromiter(bridges, np.int64, len(bridges))
+        spur = np.fromiter((int(tree[a][b]["way"]) for a, b in links), np.int64, len(links))
         if np.any(self.fwd[spur] < 0) or np.any(self.bwd[spur] < 0):
             return None
         # the stops of each part with cycles, and the ends of the bridges in it

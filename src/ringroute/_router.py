@@ -57,6 +57,23 @@ def turn_cost_m(delta_deg: npt.ArrayLike) -> FloatArray:
     return pen
 
 
+def subtree_joining(tree: nx.Graph, terminals: Sequence[int]
+                    ) -> tuple[set[int], set[tuple[int, int]]]:
+    """Nodes and edges of the smallest subtree of the forest ``tree`` joining ``terminals``.
+
+    In a tree that is the union of the paths from the first terminal to the others;
+    edges are given as ``(u, v)`` pairs in the direction away from it. Raises
+    ``networkx.NetworkXNoPath`` if the terminals lie in different trees.
+    """
+    nodes = {terminals[0]}
+    edges: set[tuple[int, int]] = set()
+    for t in terminals[1:]:
+        path = nx.shortest_path(tree, terminals[0], t)
+        nodes.update(path)
+        edges.update(pairwise(path))
+    return nodes, edges
+
+
 @dataclass(frozen=True)
 class ShortestPaths:
     """Result of one single-source search."""
@@ -247,14 +264,7 @@ class Router:
         terminals = list(dict.fromkeys(int(part[s]) for s in stops))
         if not terminals or any(t not in tree for t in terminals):
             return 0.0  # a stop's part has no bridge: it is its whole network
-        # in a tree the smallest subtree joining the terminals is the union of the
-        # paths from one of them to the others
-        keep = {terminals[0]}
-        bridges: set[tuple[int, int]] = set()
-        for t in terminals[1:]:
-            path = nx.shortest_path(tree, terminals[0], t)
-            keep.update(path)
-            bridges.update((min(a, b), max(a, b)) for a, b in pairwise(path))
+        keep, bridges = subtree_joining(tree, terminals)
         forced = float(sum(tree[a][b]["length"] for a, b in bridges))
         sizes = self._part_sizes
         if not any(sizes[n] > 1 for n in keep):
