@@ -194,6 +194,17 @@ class CycleSpace:
         return (np.add.reduceat(self.length_m[ways], ptr[:-1]),
                 np.add.reduceat(self.extra_m[ways], ptr[:-1]))
 
+    def _overlap(self, used: BoolArray) -> tuple[FloatArray, BoolArray, FloatArray]:
+        """Per face: length shared with the set ``used``, any way shared, extra cost shared.
+
+        The extra cost is that of riding the shared ways (m, see ``extra_m``).
+        """
+        ptr, ways = self.face_ptr, self.face_phys
+        inside = used[ways]
+        return (np.add.reduceat(self.length_m[ways] * inside, ptr[:-1]),
+                np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0,
+                np.add.reduceat(self.extra_m[ways] * inside, ptr[:-1]))
+
     @property
     def n_faces(self) -> int:
         """Number of faces usable for repairs."""
@@ -344,7 +355,6 @@ class CycleSpace:
         ptr, fways = self.face_ptr, self.face_phys
         n_faces = self.n_faces
         face_len, face_extra = self._face_sums
-        extra_m = self.extra_m
         at: dict[int, set[int]] = {}  # the set's ways at each node
         for w in np.nonzero(used)[0].tolist():
             at.setdefault(int(self.a[w]), set()).add(w)
@@ -354,10 +364,7 @@ class CycleSpace:
         length = float(self.length_m[used].sum())
         moves = 0
         for _ in range(max_moves):
-            inside = used[fways]
-            shared = np.add.reduceat(self.length_m[fways] * inside, ptr[:-1])
-            touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
-            shared_extra = np.add.reduceat(extra_m[fways] * inside, ptr[:-1])
+            shared, touches, shared_extra = self._overlap(used)
             fits = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= tol_m)
             for f in np.nonzero(fits & np.isnan(turn_delta))[0].tolist():
                 turn_delta[f] = self._face_turn_delta(f, at)
@@ -430,7 +437,6 @@ class CycleSpace:
         """Best valid pair of faces that lowers the cost and keeps the length."""
         ptr, fways = self.face_ptr, self.face_phys
         face_len, face_extra = self._face_sums
-        extra_m = self.extra_m
         near = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= 4.0 * tol_m
                           + 0.5 * face_len)
         for f in np.nonzero(near & np.isnan(turn_delta))[0].tolist():
@@ -444,10 +450,8 @@ class CycleSpace:
             after1 = used.copy()
             after1[sel1] = ~after1[sel1]
             len1 = float(self.length_m[after1].sum())
-            inside = after1[fways]
-            shared2 = np.add.reduceat(self.length_m[fways] * inside, ptr[:-1])
-            touches2 = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
-            extra2 = face_extra - 2.0 * np.add.reduceat(extra_m[fways] * inside, ptr[:-1])
+            shared2, touches2, shared_extra2 = self._overlap(after1)
+            extra2 = face_extra - 2.0 * shared_extra2
             fits2 = touches2 & (np.abs(len1 + face_len - 2.0 * shared2 - target_m) <= tol_m)
             fits2[f1] = False
             cand = np.nonzero(fits2)[0]
@@ -790,10 +794,7 @@ class CycleSpace:
         """
         ptr, ways = self.face_ptr, self.face_phys
         face_len, face_extra = self._face_sums
-        inside = used[ways]
-        shared = np.add.reduceat(self.length_m[ways] * inside, ptr[:-1])
-        touches = np.add.reduceat(inside.astype(np.int64), ptr[:-1]) > 0
-        shared_extra = np.add.reduceat(self.extra_m[ways] * inside, ptr[:-1])
+        shared, touches, shared_extra = self._overlap(used)
         if not used.any():  # nothing left (an out-and-back): start at the start
             at_start = (self.a[ways] == stops[0]) | (self.b[ways] == stops[0])
             touches = np.add.reduceat(at_start.astype(np.int64), ptr[:-1]) > 0
