@@ -677,6 +677,8 @@ class _Candidate:
     length_m: float = 0.0
     #: False while the legs are plain shortest paths (turns not yet minded)
     turn_routed: bool = True
+    #: a repair of these edges was tried already (see ``CycleSpace.repair``)
+    repair_tried: bool = False
 
 
 def shortest_loop_m(network: Network, start: SnappedPlace,
@@ -953,6 +955,7 @@ def _plan_on(
             break
         if _repeats(planner, c.edges, avoidable=True):
             tries += 1
+            c.repair_tried = True
             mended = planner.cycles.repair(c.edges, pts, target_m, planner.tol_m)
             if mended is not None and rank(mended) < rank(c.edges):
                 c.edges = mended
@@ -996,7 +999,8 @@ def _plan_on(
         log.warning("found %d distinct loops of the %d asked for", len(chosen), alternatives)
     for k, c in enumerate(chosen):
         others = chosen[:k] + chosen[k + 1:]
-        for better in _polish(planner, c.edges, pts, target_m, rank):
+        for better in _polish(planner, c.edges, pts, target_m, rank,
+                              repair=not c.repair_tried):
             if all(_shared_share(planner, better, o.edges) <= 0.5 for o in others):
                 c.edges = better
                 c.length_m = planner.length(c.edges)
@@ -1006,15 +1010,17 @@ def _plan_on(
 
 
 def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
-            rank: Callable[[list[int]], tuple[bool, float]]) -> Iterator[list[int]]:
+            rank: Callable[[list[int]], tuple[bool, float]], *, repair: bool = True
+            ) -> Iterator[list[int]]:
     """Better versions of a chosen loop, each improving on the one before.
 
     A loop that rides a way twice although no dead end forces it is mended as an
-    edge set (see :meth:`CycleSpace.repair`); then it is straightened -- blocks
+    edge set (see :meth:`CycleSpace.repair`; with ``repair`` false because that was
+    tried on these edges already, it is not); then it is straightened -- blocks
     flipped where that turns less and rides better ways at the same length (see
     :meth:`CycleSpace.straighten`) -- if that ranks better and turns no more often.
     """
-    if _repeats(planner, edges, avoidable=True):
+    if repair and _repeats(planner, edges, avoidable=True):
         mended = planner.cycles.repair(edges, pts, target_m, planner.tol_m)
         if mended is not None and rank(mended) < rank(edges):
             edges = mended
