@@ -129,17 +129,10 @@ class CycleSpace:
         #: ways that are bridges of the whole network (a loop over one rides it back)
         self.bridge: BoolArray = np.zeros(n_phys, dtype=bool)
         self.bridge[self.phys[r.bridge_edge]] = True
-        inner = np.nonzero(~self.bridge)[0]
-        graph = coo_array((np.ones(len(inner)), (self.a[inner], self.b[inner])), shape=(n, n))
-        _, part = connected_components(graph, directed=False)
-        #: the part of the network without its bridges each node lies in
-        self.part: IntArray = part.astype(np.int64)
-        self.part_size: IntArray = np.bincount(self.part)
-        #: the tree of those parts, joined by the bridges (edge attribute ``way``)
-        self.part_tree = nx.Graph()
-        self.part_tree.add_nodes_from(range(len(self.part_size)))
-        for w in np.nonzero(self.bridge)[0].tolist():
-            self.part_tree.add_edge(int(self.part[self.a[w]]), int(self.part[self.b[w]]), way=w)
+        #: the part of the network between bridges each node lies in, the node count
+        #: of each part, and the tree of parts joined by the bridges (edge attribute
+        #: ``edge``: a directed edge of the bridge)
+        self.part, self.part_size, self.part_tree = r.bridge_parts
         self.face_ptr, self.face_phys = self._faces()
 
     # ------------------------------------------------------------------ faces
@@ -574,7 +567,8 @@ class CycleSpace:
         except nx.NetworkXNoPath:
             return None
         main = max(cyclic, key=lambda k: int(sizes[k]))
-        spur = np.fromiter((int(tree[a][b]["way"]) for a, b in links), np.int64, len(links))
+        spur = np.fromiter((int(self.phys[tree[a][b]["edge"]]) for a, b in links), np.int64,
+                           len(links))
         if np.any(self.fwd[spur] < 0) or np.any(self.bwd[spur] < 0):
             return None
         # the stops of each part with cycles, and the ends of the bridges in it

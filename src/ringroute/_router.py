@@ -18,8 +18,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse import coo_array, csr_array
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from ringroute._geo import LocalProjection
@@ -65,6 +65,8 @@ def subtree_joining(tree: nx.Graph, terminals: Sequence[int]
     edges are given as ``(u, v)`` pairs in the direction away from it. Raises
     ``networkx.NetworkXNoPath`` if the terminals lie in different trees.
     """
+    if len(terminals) > 1 and any(t not in tree for t in terminals):
+        raise nx.NetworkXNoPath(f"terminals {terminals} are not all in the tree")
     nodes = {terminals[0]}
     edges: set[tuple[int, int]] = set()
     for t in terminals[1:]:
@@ -202,8 +204,8 @@ class Router:
         return sub
 
     @cached_property
-    def _bridges(self) -> tuple[IntArray, nx.Graph]:
-        """2-edge-connected part of every node, and the tree of bridges joining the parts.
+    def _bridges(self) -> IntArray:
+        """2-edge-connected part of every node (as networkx labels it).
 
         Directions are ignored: a bridge is a way whose removal disconnects the
         network, i.e. a way on a dead-end spur or the only link between two parts.
@@ -216,25 +218,40 @@ class Router:
         pick = order[first]
         ug = nx.Graph()
         ug.add_nodes_from(range(self.n_nodes))
-        ug.add_weighted_edges_from(
-            zip(lo[pick].tolist(), hi[pick].tolist(), self.length[pick].tolist(), strict=True),
-            weight="length")
-        bridges = list(nx.bridges(ug))
-        lengths = [float(ug[a][b]["length"]) for a, b in bridges]
-        ug.remove_edges_from(bridges)
+        ug.add_edges_from(zip(lo[pick].tolist(), hi[pick].tolist(), strict=True))
+        ug.remove_edges_from(list(nx.bridges(ug)))
         part = np.zeros(self.n_nodes, dtype=np.int64)
         for k, comp in enumerate(nx.connected_components(ug)):
             part[list(comp)] = k
-        tree = nx.Graph()
-        for (a, b), length in zip(bridges, lengths, strict=True):
-            tree.add_edge(int(part[a]), int(part[b]), length=length)
-        return part, tree
+        return part
 
     @cached_property
     def bridge_edge(self) -> npt.NDArray[np.bool_]:
         """Whether each edge lies on a bridge (a loop through its far side must ride it back)."""
-        part, _ = self._bridges
+        part = self._bridges
         return np.asarray(part[self.src] != part[self.dst])
+
+    @cached_property
+    def bridge_parts(self) -> tuple[IntArray, IntArray, nx.Graph]:
+        """The parts of the network between its bridges (:attr:`bridge_edge`).
+
+        Returns each node's part, each part's node count (more than one: it has a
+        cycle) and the tree of the parts joined by the bridges; its edges carry the
+        bridge's shorter directed ``edge`` and that edge's ``length``. A part of the
+        network (:meth:`subset`) keeps the whole network's bridges.
+        """
+        keep = np.nonzero(~self.bridge_edge)[0]
+        graph = coo_array((np.ones(len(keep)), (self.src[keep], self.dst[keep])),
+                          shape=(self.n_nodes, self.n_nodes))
+        _, labels = connected_components(graph, directed=False)
+        part = labels.astype(np.int64)
+        tree = nx.Graph()
+        bridges = np.nonzero(self.bridge_edge)[0]
+        # longest first: each pair of parts keeps its shortest bridge edge (the last)
+        for e in bridges[np.argsort(-self.length[bridges], kind="stable")].tolist():
+            tree.add_edge(int(part[self.src[e]]), int(part[self.dst[e]]), edge=e,
+                          length=float(self.length[e]))
+        return part, np.bincount(part), tree
 
     @cached_property
     def core(self) -> npt.NDArray[np.bool_]:
@@ -242,10 +259,9 @@ class Router:
 
         Loops shaped through these nodes can always come back another way.
         """
-        part, _ = self._bridges
+        part, sizes, _ = self.bridge_parts
         if not len(part):
             return np.zeros(0, dtype=bool)
-        sizes = self._part_sizes
         if sizes.max() <= 1:  # pragma: no cover - a tree-shaped network
             return np.ones(self.n_nodes, dtype=bool)
         return np.asarray(part == int(np.argmax(sizes)))
@@ -260,21 +276,19 @@ class Router:
         also rides the bridges to the nearest part that does -- or else rides all of
         its ways twice.
         """
-        part, tree = self._bridges
+        part, sizes, tree = self.bridge_parts
         terminals = list(dict.fromkeys(int(part[s]) for s in stops))
         if not terminals or any(t not in tree for t in terminals):
             return 0.0  # a stop's part has no bridge: it is its whole network
         keep, bridges = subtree_joining(tree, terminals)
         forced = float(sum(tree[a][b]["length"] for a, b in bridges))
-        sizes = self._part_sizes
         if not any(sizes[n] > 1 for n in keep):
             forced += self._to_cycle_m(keep)
         return 2.0 * forced
 
     def _to_cycle_m(self, parts: set[int]) -> float:
         """Length of the bridges from ``parts`` to the nearest part with a cycle (0: none)."""
-        _, tree = self._bridges
-        sizes = self._part_sizes
+        _, sizes, tree = self.bridge_parts
         heap = [(0.0, n) for n in parts]
         heapq.heapify(heap)
         done: set[int] = set()
@@ -289,12 +303,6 @@ class Router:
                 if m not in done:
                     heapq.heappush(heap, (d + float(data["length"]), m))
         return 0.0
-
-    @cached_property
-    def _part_sizes(self) -> IntArray:
-        """Number of nodes of each 2-edge-connected part (more than one: it has a cycle)."""
-        part, _ = self._bridges
-        return np.bincount(part)
 
     @cached_property
     def _core_tree(self) -> tuple[cKDTree, IntArray]:
