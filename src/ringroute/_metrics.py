@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Hashable, Sequence
 
@@ -133,8 +132,3 @@ def class_shares(classes: Sequence[str], lengths: Sequence[float]) -> dict[str, 
     for c, length in zip(classes, lengths, strict=True):
         out[c] = out.get(c, 0.0) + float(length)
     return out
-
-
-def angle_of(x: float, y: float) -> float:
-    """Polar angle in radians in ``[0, 2π)``."""
-    return math.atan2(y, x) % (2 * math.pi)
