@@ -32,17 +32,13 @@ from functools import cached_property
 
 import networkx as nx
 import numpy as np
-import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ringroute._router import BEND_COST_M, TURN_COST_M, Router, subtree_joining
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
+from ringroute._types import BoolArray, FloatArray, IntArray
 
 #: faces longer than this share of all ways (the outer face) are never added
 _MAX_FACE_SHARE = 0.3

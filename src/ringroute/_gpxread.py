@@ -21,11 +21,9 @@ import defusedxml.ElementTree
 import gpxpy
 import gpxpy.gpx
 import numpy as np
-import numpy.typing as npt
 
+from ringroute._types import FloatArray
 from ringroute.errors import GPXImportError
-
-FloatArray = npt.NDArray[np.float64]
 
 #: Larger files are refused (a day-long 1 Hz recording is about 10 MB).
 MAX_GPX_BYTES = 200 * 1024 * 1024

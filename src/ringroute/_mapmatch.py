@@ -47,10 +47,8 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from ringroute._router import Router, ShortestPaths
+from ringroute._types import FloatArray, IntArray
 from ringroute.network import Network
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 SEARCH_RADIUS_M = 50.0
 MAX_CANDIDATES = 12

@@ -24,9 +24,7 @@ from scipy.spatial import cKDTree
 
 from ringroute._geo import LocalProjection
 from ringroute._metrics import TURN_WINDOW_M, count_turns_xy
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from ringroute._types import FloatArray, IntArray
 
 _MIN_WEIGHT = 1e-3  # csgraph treats explicit zeros as missing edges
 

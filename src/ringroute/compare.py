@@ -61,7 +61,6 @@ from pathlib import Path
 
 import folium
 import numpy as np
-import numpy.typing as npt
 from branca.element import Figure
 from scipy.spatial import cKDTree
 
@@ -92,7 +91,6 @@ from ringroute.webmap import ATTRIBUTION_HTML, COLORS, inline_leaflet
 
 log = logging.getLogger("ringroute")
 
-FloatArray = npt.NDArray[np.float64]
 ProgressFn = Callable[[str, float], None]
 
 LANGS: tuple[str, ...] = ("en", "de", "ja")

@@ -42,14 +42,13 @@ from scipy.spatial import cKDTree
 from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
 from ringroute._router import Router, ShortestPaths
+from ringroute._types import FloatArray, IntArray
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
 from ringroute.network import Network
 from ringroute.sights import SnappedPlace
 
 log = logging.getLogger("ringroute")
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 ProgressFn = Callable[[str, float], None]
 
 #: Loops longer than this are refused as input errors.
