@@ -1,4 +1,4 @@
-"""Repeat-free loops as edge sets: repair a loop by adding faces of the street map.
+"""The cycle space of a street network: loops as edge sets, built from faces.
 
 A closed walk that rides no way twice is an Euler circuit of a connected edge set
 in which every node has even degree. Such sets form the *cycle space* of the
@@ -7,20 +7,14 @@ the faces of the street map -- the blocks bounded by ways -- span it. Adding a
 face next to a loop grows or shrinks the area it encloses; adding one between two
 parts of it joins them.
 
-:class:`CycleSpace` uses this to mend a planned loop that rides some ways twice:
-the ways ridden an even number of times are dropped (what is left still has even
-degrees), and faces are added one at a time until the set is connected, contains
-every stop and has the target length. A circuit through the set that respects
-one-way ways and turns as little as possible at each junction is the new loop.
-
-A stop at the end of a dead end lies on no cycle: every loop rides the bridges to it
-there and back. Those spurs are set aside -- the set is built in the 2-edge-connected
-part of the network the stops hang on, through the nodes the spurs leave it at, for
-the target less the spurs' length -- and ridden out and back from there.
-
-The same faces straighten a loop (:meth:`CycleSpace.straighten`): adding a block
-next to the loop moves it to the block's other side, which at a grid corner trades
-a zig-zag for a straight run of the same length.
+:class:`CycleSpace` holds the faces and what both uses of them share: how far a set
+of ways is from a valid loop (:meth:`CycleSpace.state`), joining its parts
+(:meth:`CycleSpace.join`), setting aside the dead-end spurs every loop through the
+stops rides there and back (:meth:`CycleSpace.set_aside`), and a circuit through a
+set that respects one-way ways and turns as little as possible at each junction
+(:meth:`CycleSpace.circuit`). :func:`ringroute._repair.repair` mends a loop that
+rides ways twice; :func:`ringroute._straighten.straighten` flips blocks next to a
+loop so that it turns less.
 """
 
 from __future__ import annotations
@@ -37,33 +31,22 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from ringroute._router import BEND_COST_M, TURN_COST_M, Router, subtree_joining
+from ringroute._router import Router, subtree_joining
 from ringroute._types import BoolArray, FloatArray, IntArray
 
 #: faces longer than this share of all ways (the outer face) are never added
 _MAX_FACE_SHARE = 0.3
-#: candidate faces tried per step, closest to the target length first
-_TRY_PER_STEP = 60
-#: surcharge (m) on ways the way back of a round trip must not ride
-_SHUN_M = 1e9
+#: surcharge (m) on ways a path must not ride (joins, round trips, re-routes)
+SHUN_M = 1e9
 #: ways of the set tried for a detour to a part to be joined
 _DETOUR_WAYS = 4
-#: faces tried first in a pair of faces added at once, and pairs checked at most
-#: (see ``_pair_move``)
-_PAIR_FIRST = 8
-_PAIR_TRIALS = 20
-#: nodes a search for directions may reach when checking a flipped face
-_ORIENT_LIMIT = 200
-#: turn costs by angle, largest angle first: the per-node sums of straightening read
-#: them one by one (numpy's ``turn_cost_m`` per node made a 50 km plan 0.03 s slower)
-_TURN_COSTS = sorted(TURN_COST_M, reverse=True)
 #: cost (m) of turning back along the way arrived on (only at dead ends)
 _UTURN_M = 1e6
 
 
 @dataclass(frozen=True)
-class _Aside:
-    """What a repaired loop rides outside its main part (see ``_set_aside``)."""
+class Aside:
+    """What a repaired loop rides outside its main part (see :meth:`CycleSpace.set_aside`)."""
 
     #: label of the main part
     main: int
@@ -78,7 +61,7 @@ class _Aside:
 
 
 class CycleSpace:
-    """Faces of a router's network and repeat-free repair of loops on it.
+    """Faces of a router's network, and valid loops as sets of its ways.
 
     Parameters
     ----------
@@ -178,13 +161,13 @@ class CycleSpace:
         return np.asarray(ptr, dtype=np.int64), np.asarray(ways, dtype=np.int64)
 
     @cached_property
-    def _face_sums(self) -> tuple[FloatArray, FloatArray]:
+    def face_sums(self) -> tuple[FloatArray, FloatArray]:
         """Length of each face and the extra cost of riding all its ways (m)."""
         ptr, ways = self.face_ptr, self.face_phys
         return (np.add.reduceat(self.length_m[ways], ptr[:-1]),
                 np.add.reduceat(self.extra_m[ways], ptr[:-1]))
 
-    def _overlap(self, used: BoolArray) -> tuple[FloatArray, BoolArray, FloatArray]:
+    def overlap(self, used: BoolArray) -> tuple[FloatArray, BoolArray, FloatArray]:
         """Per face: length shared with the set ``used``, any way shared, extra cost shared.
 
         The extra cost is that of riding the shared ways (m, see ``extra_m``).
@@ -200,105 +183,9 @@ class CycleSpace:
         """Number of faces usable for repairs."""
         return len(self.face_ptr) - 1
 
-    # ----------------------------------------------------------------- repair
-    def repair(self, edges: Sequence[int], stops: Sequence[int], target_m: float,
-               tol_m: float, *, max_moves: int = 80) -> list[int] | None:
-        """A loop riding no way twice, near ``target_m``, through the same stops.
-
-        Parameters
-        ----------
-        edges
-            The loop (directed edge indices, a closed walk from ``stops[0]``).
-        stops
-            Node indices the new loop must pass; it starts at ``stops[0]``.
-        target_m
-            Wanted length.
-        tol_m
-            Accepted length error.
-        max_moves
-            Faces added at most.
-
-        Returns
-        -------
-        list of int or None
-            The new loop, or ``None`` if no repair was found. Dead-end spurs to
-            stops are ridden there and back (every loop must), and a smaller part
-            hanging by a bridge is crossed by a cycle (see :meth:`_set_aside`).
-        """
-        if self.n_faces == 0 or not len(edges):
-            return None
-        ways = self.phys[np.asarray(edges, dtype=np.int64)]
-        aside = self._set_aside(stops, ways)
-        if aside is None:
-            return None
-        target_m -= aside.length_m
-        if target_m <= tol_m:
-            return None
-        used = np.bincount(ways, minlength=len(self.a)) % 2 == 1
-        used &= ~self.bridge & (self.part[self.a] == aside.main)
-        used = self._reroute_same_way(used, np.asarray(edges, dtype=np.int64))
-        if used is None:
-            return None
-        used = self._join(used, aside.stops)
-        if used is None:
-            return None
-        chosen = self._search(used, aside.stops, target_m, tol_m, max_moves)
-        if chosen is None:
-            return None
-        return self._circuit(chosen | aside.ways, stops[0], aside.edges,
-                             self._directions(np.asarray(edges, dtype=np.int64)))
-
-    def straighten(self, edges: Sequence[int], stops: Sequence[int], target_m: float,
-                   tol_m: float, *, max_moves: int = 300) -> list[int] | None:
-        """The loop with blocks flipped so that it turns less and rides better ways.
-
-        Adding a face (block) next to a loop moves it to the block's other side;
-        at a corner of a grid this trades a zig-zag for a straight run of the same
-        length. Faces are added while the cost falls -- turn costs (as the router
-        counts them) plus the extra cost of dearer ways -- and the loop stays
-        connected, on every stop, within ``tol_m`` of ``target_m`` and ridable.
-
-        Parameters
-        ----------
-        edges
-            The loop (directed edge indices from ``stops[0]``); only loops riding no
-            way twice but bridges (there and back) are straightened.
-        stops
-            Node indices the loop must pass; it starts at ``stops[0]``.
-        target_m, tol_m
-            Wanted length and accepted error.
-        max_moves
-            Faces added at most.
-
-        Returns
-        -------
-        list of int or None
-            The new loop, or ``None`` if nothing was changed.
-        """
-        if self.n_faces == 0 or not len(edges):
-            return None
-        idx = np.asarray(edges, dtype=np.int64)
-        ways = self.phys[idx]
-        counts = np.bincount(ways, minlength=len(self.a))
-        if np.any(counts[~self.bridge] > 1):
-            return None
-        aside = self._set_aside(stops, ways)
-        if aside is None or aside.ways.any():
-            return None
-        used = (counts % 2 == 1) & ~self.bridge
-        if np.any(used & (self.part[self.a] != aside.main)):
-            return None
-        target_m -= aside.length_m
-        if abs(float(self.length_m[used].sum()) - target_m) > tol_m:
-            return None
-        direction = self._directions(idx)
-        used, moves = self._flip_faces(used, aside.stops, target_m, tol_m, max_moves, direction)
-        if not moves:
-            return None
-        return self._circuit(used, stops[0], aside.edges, direction)
 
     @cached_property
-    def _node_faces(self) -> tuple[IntArray, IntArray]:
+    def node_faces(self) -> tuple[IntArray, IntArray]:
         """The faces at each node (CSR: pointers by node, face ids)."""
         n_faces = max(self.n_faces, 1)
         face_of = np.repeat(np.arange(self.n_faces, dtype=np.int64), np.diff(self.face_ptr))
@@ -307,240 +194,21 @@ class CycleSpace:
         ptr = np.searchsorted(keys // n_faces, np.arange(self.r.n_nodes + 1))
         return ptr.astype(np.int64), keys % n_faces
 
-    def _faces_at(self, nodes: Sequence[int]) -> IntArray:
+    def faces_at(self, nodes: Sequence[int]) -> IntArray:
         """Faces at any of ``nodes`` (with repeats)."""
-        ptr, faces = self._node_faces
+        ptr, faces = self.node_faces
         if not len(nodes):
             return np.zeros(0, dtype=np.int64)
         return np.concatenate([faces[ptr[v]:ptr[v + 1]] for v in nodes])
 
-    def _node_turn_m(self, v: int, ways: Sequence[int]) -> float:
-        """Turn cost at node ``v`` of a loop riding ``ways`` there, paired to turn least."""
-        k = len(ways)
-        if k < 2:
-            return 0.0
-        if k > 4:
-            return 0.5 * k * BEND_COST_M  # rare: many passes through one node
-        leave = [float(self.leave_a[w] if self.a[w] == v else self.leave_b[w]) for w in ways]
-
-        def cost(i: int, j: int) -> float:
-            # arriving by way i (heading leave_i + 180), leaving by way j
-            delta = abs((leave[j] - leave[i] + 360.0) % 360.0 - 180.0)
-            return next((c for angle, c in _TURN_COSTS if delta > angle), 0.0)
-
-        if k == 2:
-            return cost(0, 1)
-        if k == 4:
-            return min(cost(0, 1) + cost(2, 3), cost(0, 2) + cost(1, 3),
-                       cost(0, 3) + cost(1, 2))
-        return BEND_COST_M  # an odd count: a set being changed
-
-    def _flip_faces(self, used: BoolArray, stops: Sequence[int], target_m: float,
-                    tol_m: float, max_moves: int, direction: BoolArray
-                    ) -> tuple[BoolArray, int]:
-        """Add the face that lowers turn and way costs most, while the set stays valid.
-
-        ``direction`` (the loop's, of every way) is kept up to date with the set's.
-        """
-        ptr, fways = self.face_ptr, self.face_phys
-        n_faces = self.n_faces
-        face_len, face_extra = self._face_sums
-        at: dict[int, set[int]] = {}  # the set's ways at each node
-        for w in np.nonzero(used)[0].tolist():
-            at.setdefault(int(self.a[w]), set()).add(w)
-            at.setdefault(int(self.b[w]), set()).add(w)
-        turn_delta = np.full(n_faces, np.nan)  # change of turn cost, until the set changes
-        stop_set = set(stops)
-        length = float(self.length_m[used].sum())
-        moves = 0
-        for _ in range(max_moves):
-            shared, touches, shared_extra = self._overlap(used)
-            fits = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= tol_m)
-            for f in np.nonzero(fits & np.isnan(turn_delta))[0].tolist():
-                turn_delta[f] = self._face_turn_delta(f, at)
-            gain = np.where(fits, turn_delta + face_extra - 2.0 * shared_extra, np.inf)
-            moved = False
-            for f in np.argsort(gain, kind="stable")[:20].tolist():
-                if not gain[f] < -1e-6:
-                    break
-                trial = used.copy()
-                sel = fways[ptr[f]:ptr[f + 1]]
-                trial[sel] = ~trial[sel]
-                if not self._moves_a_run(sel, used, at, stop_set) and (
-                        self._loses_stop(sel, at, stops)
-                        or self._state(trial, stops, target_m, tol_m, direction,
-                                       _ORIENT_LIMIT) != 0.0):
-                    continue
-                used, moved = trial, True
-                flipped = sel.tolist()
-                break
-            if not moved:
-                # two faces at once: one that gains but changes the length too much,
-                # and one that restores it
-                pair = self._pair_move(used, stops, target_m, tol_m, at, turn_delta,
-                                       touches, shared, shared_extra, length, direction)
-                if pair is None:
-                    break
-                used, flipped = pair
-            ways = np.nonzero(used)[0]
-            direction[ways] = self._orient(ways, direction)[0]
-            length = float(self.length_m[used].sum())
-            touched: set[int] = set()
-            for w in flipped:
-                for v in (int(self.a[w]), int(self.b[w])):
-                    at.setdefault(v, set()).symmetric_difference_update({w})
-                    touched.add(v)
-            turn_delta[self._faces_at(sorted(touched))] = np.nan
-            moves += 1
-        return used, moves
-
-    def _moves_a_run(self, face: IntArray, used: BoolArray, at: dict[int, set[int]],
-                     stops: set[int]) -> bool:
-        """Whether adding ``face`` surely keeps the set a valid loop (a quick check).
-
-        It does if the face shares one run of ways with the set, through nodes the
-        set passes once, on no stop only that run passes, and has no one-way way:
-        then the run is swapped for the face's other side, ridden the same way.
-        """
-        if np.any((self.fwd[face] < 0) | (self.bwd[face] < 0)):
-            return False
-        ways_at: dict[int, list[int]] = {}
-        for w in face.tolist():
-            ways_at.setdefault(int(self.a[w]), []).append(w)
-            ways_at.setdefault(int(self.b[w]), []).append(w)
-        ends = 0
-        for v, ws in ways_at.items():
-            if len(ws) != 2:
-                return False
-            inside = int(used[ws[0]]) + int(used[ws[1]])
-            if inside == 1:
-                ends += 1
-            elif inside == 2 and (len(at.get(v, ())) != 2 or v in stops):
-                return False
-        return ends == 2
-
-    def _pair_move(self, used: BoolArray, stops: Sequence[int], target_m: float,
-                   tol_m: float, at: dict[int, set[int]], turn_delta: FloatArray,
-                   touches: BoolArray, shared: FloatArray, shared_extra: FloatArray,
-                   length: float, direction: BoolArray
-                   ) -> tuple[BoolArray, list[int]] | None:
-        """Best valid pair of faces that lowers the cost and keeps the length."""
-        ptr, fways = self.face_ptr, self.face_phys
-        face_len, face_extra = self._face_sums
-        near = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= 4.0 * tol_m
-                          + 0.5 * face_len)
-        for f in np.nonzero(near & np.isnan(turn_delta))[0].tolist():
-            turn_delta[f] = self._face_turn_delta(f, at)
-        gain1 = np.where(near, turn_delta + face_extra - 2.0 * shared_extra, np.inf)
-        pairs: list[tuple[float, int, int]] = []
-        for f1 in np.argsort(gain1, kind="stable")[:_PAIR_FIRST].tolist():
-            if not gain1[f1] < -1e-6:
-                break
-            sel1 = fways[ptr[f1]:ptr[f1 + 1]]
-            after1 = used.copy()
-            after1[sel1] = ~after1[sel1]
-            len1 = float(self.length_m[after1].sum())
-            shared2, touches2, shared_extra2 = self._overlap(after1)
-            extra2 = face_extra - 2.0 * shared_extra2
-            fits2 = touches2 & (np.abs(len1 + face_len - 2.0 * shared2 - target_m) <= tol_m)
-            fits2[f1] = False
-            cand = np.nonzero(fits2)[0]
-            if not len(cand):
-                continue
-            # faces next to the first see its change: their turn delta is recomputed
-            nodes1 = set(self.a[sel1].tolist()) | set(self.b[sel1].tolist())
-            at1 = dict(at)
-            for v in nodes1:
-                at1[v] = set(at.get(v, set()))
-            for w in sel1.tolist():
-                for v in (int(self.a[w]), int(self.b[w])):
-                    at1[v].symmetric_difference_update({w})
-            adjacent = np.zeros(self.n_faces, dtype=bool)
-            adjacent[self._faces_at(sorted(nodes1))] = True
-            for f2 in cand[np.isnan(turn_delta[cand]) & ~adjacent[cand]].tolist():
-                turn_delta[f2] = self._face_turn_delta(f2, at)
-            gain2 = turn_delta[cand] + extra2[cand]
-            for k in np.nonzero(adjacent[cand])[0].tolist():
-                gain2[k] = self._face_turn_delta(int(cand[k]), at1) + extra2[cand[k]]
-            for k in np.argsort(gain2, kind="stable")[:5].tolist():
-                total = float(gain1[f1] + gain2[k])
-                if not total < -1e-6:
-                    break
-                pairs.append((total, f1, int(cand[k])))
-        # the best pairs first, until one gives a valid loop
-        for _, f1, f2 in sorted(pairs)[:_PAIR_TRIALS]:
-            both = np.concatenate([fways[ptr[f1]:ptr[f1 + 1]], fways[ptr[f2]:ptr[f2 + 1]]])
-            # a way of both faces flips twice: unchanged
-            sel = np.nonzero(np.bincount(both, minlength=len(self.a)) % 2 == 1)[0]
-            trial = used.copy()
-            trial[sel] = ~trial[sel]
-            if self._loses_stop(sel, at, stops):
-                continue
-            if self._state(trial, stops, target_m, tol_m, direction, _ORIENT_LIMIT) == 0.0:
-                return trial, sel.tolist()
-        return None
-
-    def _loses_stop(self, flipped: IntArray, at: dict[int, set[int]],
-                    stops: Sequence[int]) -> bool:
-        """Whether flipping the ways ``flipped`` leaves a stop without a way of the set."""
-        for s in stops:
-            mine = {int(w) for w in flipped.tolist() if self.a[w] == s or self.b[w] == s}
-            if mine and not (at.get(int(s), set()) ^ mine):
-                return True
-        return False
-
-    def _face_turn_delta(self, f: int, at: dict[int, set[int]]) -> float:
-        """Change of the turn cost if face ``f`` is added to the set (ways ``at`` nodes)."""
-        sel = self.face_phys[self.face_ptr[f]:self.face_ptr[f + 1]].tolist()
-        change: dict[int, set[int]] = {}
-        for w in sel:
-            change.setdefault(int(self.a[w]), set()).add(w)
-            change.setdefault(int(self.b[w]), set()).add(w)
-        delta = 0.0
-        for v, ws in change.items():
-            cur = at.get(v, set())
-            delta += (self._node_turn_m(v, sorted(cur ^ ws))
-                      - self._node_turn_m(v, sorted(cur)))
-        return delta
-
-    def _reroute_same_way(self, used: BoolArray, edges: IntArray) -> BoolArray | None:
-        """Keep a way ridden twice in the same direction once, and ride another path.
-
-        Dropping such a way (it is ridden an even number of times) would leave its
-        ends unbalanced: the rest of the loop returns twice. Instead the way stays
-        and the cheapest path between its ends in the same direction (dearer over the
-        set's ways, never over this one) replaces the second ride (the two form a
-        cycle added to the set).
-        """
-        r = self.r
-        counts = np.bincount(edges, minlength=r.n_edges)
-        # the loop's net flow along each directed edge
-        net = counts - counts[np.maximum(r.reverse, 0)] * (r.reverse >= 0)
-        twice = np.nonzero((net >= 2) & (net % 2 == 0) & ~self.bridge[self.phys])[0]
-        for e in twice.tolist():
-            # the new path may ride the loop's ways against it (both cancel), never
-            # along it (that way would be ridden twice again)
-            cost = self.weights.copy()
-            cost[(net > 0) | (self.phys == self.phys[e])] += _SHUN_M
-            path = r.path_edges(r.shortest_paths(int(r.src[e]), cost), int(r.dst[e]))
-            if not path or float(cost[np.asarray(path)].sum()) >= _SHUN_M:
-                return None
-            idx = np.asarray(path, dtype=np.int64)
-            net[e] -= 1
-            np.add.at(net, idx, 1)
-            cycle = np.bincount(self.phys[np.asarray([e, *path], dtype=np.int64)],
-                                minlength=len(self.a)) % 2 == 1
-            used = used ^ cycle
-        return used
-
-    def _set_aside(self, stops: Sequence[int], ways: IntArray) -> _Aside | None:
+    def set_aside(self, stops: Sequence[int], ways: IntArray) -> Aside | None:
         """Set aside what every loop through ``stops`` must ride besides the main part.
 
         The parts of the network without its bridges form a tree (joined by the
         bridges). Every loop through the stops rides the bridges of the smallest
         subtree joining the stops' parts there and back, and in each part of it with
         cycles but the main one (the largest) a cycle through its stops and the
-        bridges' ends (joined as in :meth:`_join`). If no stop lies on a cycle, the
+        bridges' ends (joined as in :meth:`join`). If no stop lies on a cycle, the
         subtree is extended to the part the loop ``ways`` rides most.
 
         Returns ``None`` if a part of the subtree cannot be crossed without
@@ -578,16 +246,16 @@ class CycleSpace:
         for k in cyclic:
             if k == main or len(set(inner_stops[k])) < 2:
                 continue
-            cycle = self._join(np.zeros(len(self.a), dtype=bool), list(dict.fromkeys(
+            cycle = self.join(np.zeros(len(self.a), dtype=bool), list(dict.fromkeys(
                 inner_stops[k])))
             if cycle is None:
                 return None
             fixed |= cycle
         spur_edges = np.concatenate([self.fwd[spur], self.bwd[spur]]).tolist()
         aside_m = 2.0 * float(self.length_m[spur].sum()) + float(self.length_m[fixed].sum())
-        return _Aside(main, list(dict.fromkeys(inner_stops[main])), fixed, spur_edges, aside_m)
+        return Aside(main, list(dict.fromkeys(inner_stops[main])), fixed, spur_edges, aside_m)
 
-    def _state(self, used: BoolArray, stops: Sequence[int], target_m: float,
+    def state(self, used: BoolArray, stops: Sequence[int], target_m: float,
                tol_m: float, prefer: BoolArray | None = None,
                limit: int | None = None) -> float:
         """How far a set is from a valid loop (0: a valid one).
@@ -606,7 +274,7 @@ class CycleSpace:
         value = 10.0 * (n_parts - 1) + 10.0 * missing + 10.0 * err
         if n_parts == 1 and not missing:
             # nodes one-way ways leave more often than enter (or back) allow no circuit
-            value += 1.0 * self._orient(ways, prefer, limit)[1]
+            value += 1.0 * self.orient(ways, prefer, limit)[1]
         return value
 
     def _components(self, ways: IntArray) -> tuple[IntArray, IntArray]:
@@ -632,7 +300,7 @@ class CycleSpace:
         pieces.sort(key=lambda p: stops[0] not in p)
         return pieces
 
-    def _join(self, used: BoolArray, stops: Sequence[int]) -> BoolArray | None:
+    def join(self, used: BoolArray, stops: Sequence[int]) -> BoolArray | None:
         """Join every part of ``used`` (and every stop off it) to the start's part.
 
         Ways ridden twice drop out of the set, which may split it (an out-and-back
@@ -700,7 +368,7 @@ class CycleSpace:
         dist = np.hypot(mx[:, None] - r.xm[piece][None, :], my[:, None] - r.ym[piece][None, :])
         best: tuple[float, list[int]] | None = None
         w0 = self.weights.copy()
-        w0[used[self.phys]] += _SHUN_M
+        w0[used[self.phys]] += SHUN_M
         for k in np.argsort(dist.min(axis=1), kind="stable")[:_DETOUR_WAYS].tolist():
             x = int(piece[int(np.argmin(dist[k]))])
             way = int(ways[k])
@@ -709,12 +377,12 @@ class CycleSpace:
                     continue
                 u, v = int(r.src[e]), int(r.dst[e])
                 p1 = r.path_edges(r.shortest_paths(u, w0), x)
-                if not p1 or float(w0[np.asarray(p1)].sum()) >= _SHUN_M:
+                if not p1 or float(w0[np.asarray(p1)].sum()) >= SHUN_M:
                     continue
                 w1 = w0.copy()
-                w1[np.isin(self.phys, self.phys[np.asarray(p1)])] += _SHUN_M
+                w1[np.isin(self.phys, self.phys[np.asarray(p1)])] += SHUN_M
                 p2 = r.path_edges(r.shortest_paths(x, w1), v)
-                if not p2 or float(w1[np.asarray(p2)].sum()) >= _SHUN_M:
+                if not p2 or float(w1[np.asarray(p2)].sum()) >= SHUN_M:
                     continue
                 added = float(r.length[p1].sum() + r.length[p2].sum() - r.length[e])
                 if best is None or added < best[0]:
@@ -741,96 +409,28 @@ class CycleSpace:
         w = self.weights.copy()
         in_set = used[self.phys]
         if strict:
-            w[in_set] += _SHUN_M
+            w[in_set] += SHUN_M
         else:
             w[in_set] *= 30.0
             # a one-way way of the set can only be ridden its way: taking it out of
             # the set would leave its ends unbalanced
-            w[in_set & ((self.fwd < 0) | (self.bwd < 0))[self.phys]] += _SHUN_M
+            w[in_set & ((self.fwd < 0) | (self.bwd < 0))[self.phys]] += SHUN_M
         there = r.path_edges(r.shortest_paths(a, w), b)
-        if not there or (strict and float(w[np.asarray(there)].sum()) >= _SHUN_M):
+        if not there or (strict and float(w[np.asarray(there)].sum()) >= SHUN_M):
             return []
         # the way back shuns the way there at any price (a relative surcharge would
         # let it ride a short link back); if it must, the ways both ride cancel
-        w[np.isin(self.phys, self.phys[np.asarray(there, dtype=np.int64)])] += _SHUN_M
+        w[np.isin(self.phys, self.phys[np.asarray(there, dtype=np.int64)])] += SHUN_M
         back = r.path_edges(r.shortest_paths(b, w), a)
-        if not back or (strict and float(w[np.asarray(back)].sum()) >= _SHUN_M):
+        if not back or (strict and float(w[np.asarray(back)].sum()) >= SHUN_M):
             return []
         ways = self.phys[np.asarray(there + back, dtype=np.int64)]
         if len(np.unique(ways)) * 2 == len(ways):  # the same ways there and back
             return []
         return there + back
 
-    def _search(self, used: BoolArray, stops: Sequence[int], target_m: float, tol_m: float,
-                max_moves: int) -> BoolArray | None:
-        """Add faces greedily until the set is a valid loop (see :meth:`_state`)."""
-        cur = self._state(used, stops, target_m, tol_m)
-        for _ in range(max_moves):
-            if cur == 0.0:
-                return used
-            key = self._face_keys(used, stops, target_m)
-            step = self._first_better(used, stops, target_m, tol_m, key, cur, _TRY_PER_STEP)
-            if step is None:
-                # no single face helps: the best of two faces at once
-                step = self._search_pair(used, stops, target_m, tol_m, key, cur)
-                if step is None:
-                    return None
-            used, cur = step
-        return used if cur == 0.0 else None
-
-    def _face_keys(self, used: BoolArray, stops: Sequence[int], target_m: float) -> FloatArray:
-        """Order in which to try faces (lower first; apart from the set: infinite).
-
-        Closest to the target length once added first, dearer ways later.
-        """
-        ptr, ways = self.face_ptr, self.face_phys
-        face_len, face_extra = self._face_sums
-        shared, touches, shared_extra = self._overlap(used)
-        if not used.any():  # nothing left (an out-and-back): start at the start
-            at_start = (self.a[ways] == stops[0]) | (self.b[ways] == stops[0])
-            touches = np.add.reduceat(at_start.astype(np.int64), ptr[:-1]) > 0
-        after = float(self.length_m[used].sum()) + face_len - 2.0 * shared
-        key = np.abs(after - target_m) + np.maximum(face_extra - shared_extra, 0.0)
-        key[~touches] = np.inf  # a face apart from the loop never joins it
-        return key
-
-    def _first_better(self, used: BoolArray, stops: Sequence[int], target_m: float,
-                      tol_m: float, key: FloatArray, cur: float, tries: int
-                      ) -> tuple[BoolArray, float] | None:
-        """The set with the first face (in ``key`` order) that improves on ``cur``."""
-        ptr, ways = self.face_ptr, self.face_phys
-        for f in np.argsort(key, kind="stable")[:tries].tolist():
-            if not np.isfinite(key[f]):
-                break
-            trial = used.copy()
-            sel = ways[ptr[f]:ptr[f + 1]]
-            trial[sel] = ~trial[sel]
-            value = self._state(trial, stops, target_m, tol_m)
-            if value < cur - 1e-12:
-                return trial, value
-        return None
-
-    def _search_pair(self, used: BoolArray, stops: Sequence[int], target_m: float,
-                     tol_m: float, key: FloatArray, cur: float
-                     ) -> tuple[BoolArray, float] | None:
-        """Two faces whose addition together brings the set closer to a valid loop."""
-        ptr, ways = self.face_ptr, self.face_phys
-        best: tuple[BoolArray, float] | None = None
-        for f1 in np.argsort(key, kind="stable")[:_PAIR_FIRST].tolist():
-            if not np.isfinite(key[f1]):
-                break
-            after1 = used.copy()
-            sel1 = ways[ptr[f1]:ptr[f1 + 1]]
-            after1[sel1] = ~after1[sel1]
-            key2 = self._face_keys(after1, stops, target_m)
-            key2[f1] = np.inf
-            step = self._first_better(after1, stops, target_m, tol_m, key2, cur, _PAIR_FIRST)
-            if step is not None and (best is None or step[1] < best[1]):
-                best = step
-        return best
-
     # ---------------------------------------------------------------- circuit
-    def _circuit(self, used: BoolArray, start: int, extra: Sequence[int] = (),
+    def circuit(self, used: BoolArray, start: int, extra: Sequence[int] = (),
                  prefer: BoolArray | None = None) -> list[int] | None:
         """Euler circuit of the ways ``used`` from ``start`` (directed edge indices).
 
@@ -840,7 +440,7 @@ class CycleSpace:
         by :meth:`_trace`. Ways keep the direction ``prefer`` gives where they can.
         """
         ways = np.nonzero(used)[0]
-        direction, unbalanced = self._orient(ways, prefer)
+        direction, unbalanced = self.orient(ways, prefer)
         if unbalanced:
             return None
         edges = np.concatenate([np.where(direction, self.fwd[ways], self.bwd[ways]),
@@ -925,13 +525,13 @@ class CycleSpace:
             circuit.append(e)
         return circuit
 
-    def _directions(self, edges: IntArray) -> BoolArray:
+    def directions(self, edges: IntArray) -> BoolArray:
         """Direction (True: a -> b) each way is ridden in by ``edges`` (others: a -> b)."""
         forward = np.ones(len(self.a), dtype=bool)
         forward[self.phys[edges]] = self.r.src[edges] == self.a[self.phys[edges]]
         return forward
 
-    def _orient(self, ways: IntArray, prefer: BoolArray | None = None,
+    def orient(self, ways: IntArray, prefer: BoolArray | None = None,
                 limit: int | None = None) -> tuple[BoolArray, int]:
         """Directions (True: a -> b) balancing in- and out-degree at every node.
 

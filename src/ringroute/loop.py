@@ -41,7 +41,9 @@ from scipy.spatial import cKDTree
 
 from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
+from ringroute._repair import repair
 from ringroute._router import Router, ShortestPaths
+from ringroute._straighten import straighten
 from ringroute._types import FloatArray, IntArray
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
 from ringroute.network import Network
@@ -676,7 +678,7 @@ class _Candidate:
     length_m: float = 0.0
     #: False while the legs are plain shortest paths (turns not yet minded)
     turn_routed: bool = True
-    #: a repair of these edges was tried already (see ``CycleSpace.repair``)
+    #: a repair of these edges was tried already (see ``repair``)
     repair_tried: bool = False
 
 
@@ -944,7 +946,7 @@ def _plan_on(
         c.score = _score(network, planner, c.edges, target_m)
     candidates.sort(key=lambda c: c.score)
     # the best loops that still ride some way twice although no dead end forces it
-    # are mended as edge sets (see ringroute._cyclespace): the ways ridden twice are
+    # are mended as edge sets (see ringroute._repair): the ways ridden twice are
     # dropped and blocks added; spurs to dead-end stops are ridden there and back
     # (costly on a big network: there in order of rank, until enough are free of them)
     cheap = r.n_edges * len(candidates) <= _REPAIR_ALL_EDGES
@@ -955,7 +957,7 @@ def _plan_on(
         if _repeats(planner, c.edges, avoidable=True):
             tries += 1
             c.repair_tried = True
-            mended = planner.cycles.repair(c.edges, pts, target_m, planner.tol_m)
+            mended = repair(planner.cycles, c.edges, pts, target_m, planner.tol_m)
             if mended is not None and rank(mended) < rank(c.edges):
                 c.edges = mended
                 c.length_m = planner.length(c.edges)
@@ -999,7 +1001,7 @@ def _plan_on(
     for k, c in enumerate(chosen):
         others = chosen[:k] + chosen[k + 1:]
         for better in _polish(planner, c.edges, pts, target_m, rank,
-                              repair=not c.repair_tried):
+                              mend=not c.repair_tried):
             if all(_shared_share(planner, better, o.edges) <= 0.5 for o in others):
                 c.edges = better
                 c.length_m = planner.length(c.edges)
@@ -1009,23 +1011,23 @@ def _plan_on(
 
 
 def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
-            rank: Callable[[list[int]], tuple[bool, float]], *, repair: bool = True
+            rank: Callable[[list[int]], tuple[bool, float]], *, mend: bool = True
             ) -> Iterator[list[int]]:
     """Better versions of a chosen loop, each improving on the one before.
 
     A loop that rides a way twice although no dead end forces it is mended as an
-    edge set (see :meth:`CycleSpace.repair`; with ``repair`` false because that was
+    edge set (see :func:`~ringroute._repair.repair`; with ``mend`` false because that was
     tried on these edges already, it is not); then it is straightened -- blocks
     flipped where that turns less and rides better ways at the same length (see
-    :meth:`CycleSpace.straighten`) -- if that ranks better and turns no more often.
+    :func:`~ringroute._straighten.straighten`) -- if that ranks better and turns no more often.
     """
-    if repair and _repeats(planner, edges, avoidable=True):
-        mended = planner.cycles.repair(edges, pts, target_m, planner.tol_m)
+    if mend and _repeats(planner, edges, avoidable=True):
+        mended = repair(planner.cycles, edges, pts, target_m, planner.tol_m)
         if mended is not None and rank(mended) < rank(edges):
             edges = mended
             yield edges
     if abs(planner.length(edges) - target_m) <= planner.tol_m:
-        straight = planner.cycles.straighten(edges, pts, target_m, planner.tol_m)
+        straight = straighten(planner.cycles, edges, pts, target_m, planner.tol_m)
         if (straight is not None and rank(straight) < rank(edges)
                 and _turn_count(planner, straight) <= _turn_count(planner, edges)):
             yield straight

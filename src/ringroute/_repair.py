@@ -1,0 +1,180 @@
+"""Repair a loop that rides ways twice by adding faces of the street map.
+
+The ways a loop rides an even number of times are dropped (what is left still has
+even degrees, see :mod:`ringroute._cyclespace`), the parts left are joined, and
+faces are added one at a time until the set is connected, contains every stop and
+has the target length. A circuit through the set is the new loop.
+
+A stop at the end of a dead end lies on no cycle: every loop rides the bridges to it
+there and back. Those spurs are set aside -- the set is built in the 2-edge-connected
+part of the network the stops hang on, through the nodes the spurs leave it at, for
+the target less the spurs' length -- and ridden out and back from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ringroute._cyclespace import SHUN_M, CycleSpace
+from ringroute._types import BoolArray, FloatArray, IntArray
+
+#: candidate faces tried per step, closest to the target length first
+_TRY_PER_STEP = 60
+#: faces tried first when two are added at once (see ``_search_pair``)
+_PAIR_FIRST = 8
+
+
+def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
+           tol_m: float, *, max_moves: int = 80) -> list[int] | None:
+    """A loop riding no way twice, near ``target_m``, through the same stops.
+
+    Parameters
+    ----------
+    cs
+        The network's faces.
+    edges
+        The loop (directed edge indices, a closed walk from ``stops[0]``).
+    stops
+        Node indices the new loop must pass; it starts at ``stops[0]``.
+    target_m
+        Wanted length.
+    tol_m
+        Accepted length error.
+    max_moves
+        Faces added at most.
+
+    Returns
+    -------
+    list of int or None
+        The new loop, or ``None`` if no repair was found. Dead-end spurs to
+        stops are ridden there and back (every loop must), and a smaller part
+        hanging by a bridge is crossed by a cycle (see :meth:`CycleSpace.set_aside`).
+    """
+    if cs.n_faces == 0 or not len(edges):
+        return None
+    ways = cs.phys[np.asarray(edges, dtype=np.int64)]
+    aside = cs.set_aside(stops, ways)
+    if aside is None:
+        return None
+    target_m -= aside.length_m
+    if target_m <= tol_m:
+        return None
+    used = np.bincount(ways, minlength=len(cs.a)) % 2 == 1
+    used &= ~cs.bridge & (cs.part[cs.a] == aside.main)
+    used = _reroute_same_way(cs, used, np.asarray(edges, dtype=np.int64))
+    if used is None:
+        return None
+    used = cs.join(used, aside.stops)
+    if used is None:
+        return None
+    chosen = _search(cs, used, aside.stops, target_m, tol_m, max_moves)
+    if chosen is None:
+        return None
+    return cs.circuit(chosen | aside.ways, stops[0], aside.edges,
+                         cs.directions(np.asarray(edges, dtype=np.int64)))
+
+
+def _reroute_same_way(cs: CycleSpace, used: BoolArray, edges: IntArray) -> BoolArray | None:
+    """Keep a way ridden twice in the same direction once, and ride another path.
+
+    Dropping such a way (it is ridden an even number of times) would leave its
+    ends unbalanced: the rest of the loop returns twice. Instead the way stays
+    and the cheapest path between its ends in the same direction (dearer over the
+    set's ways, never over this one) replaces the second ride (the two form a
+    cycle added to the set).
+    """
+    r = cs.r
+    counts = np.bincount(edges, minlength=r.n_edges)
+    # the loop's net flow along each directed edge
+    net = counts - counts[np.maximum(r.reverse, 0)] * (r.reverse >= 0)
+    twice = np.nonzero((net >= 2) & (net % 2 == 0) & ~cs.bridge[cs.phys])[0]
+    for e in twice.tolist():
+        # the new path may ride the loop's ways against it (both cancel), never
+        # along it (that way would be ridden twice again)
+        cost = cs.weights.copy()
+        cost[(net > 0) | (cs.phys == cs.phys[e])] += SHUN_M
+        path = r.path_edges(r.shortest_paths(int(r.src[e]), cost), int(r.dst[e]))
+        if not path or float(cost[np.asarray(path)].sum()) >= SHUN_M:
+            return None
+        idx = np.asarray(path, dtype=np.int64)
+        net[e] -= 1
+        np.add.at(net, idx, 1)
+        cycle = np.bincount(cs.phys[np.asarray([e, *path], dtype=np.int64)],
+                            minlength=len(cs.a)) % 2 == 1
+        used = used ^ cycle
+    return used
+
+
+def _search(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float, tol_m: float,
+            max_moves: int) -> BoolArray | None:
+    """Add faces greedily until the set is a valid loop (see :meth:`CycleSpace.state`)."""
+    cur = cs.state(used, stops, target_m, tol_m)
+    for _ in range(max_moves):
+        if cur == 0.0:
+            return used
+        key = _face_keys(cs, used, stops, target_m)
+        step = _first_better(cs, used, stops, target_m, tol_m, key, cur, _TRY_PER_STEP)
+        if step is None:
+            # no single face helps: the best of two faces at once
+            step = _search_pair(cs, used, stops, target_m, tol_m, key, cur)
+            if step is None:
+                return None
+        used, cur = step
+    return used if cur == 0.0 else None
+
+
+def _face_keys(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float
+               ) -> FloatArray:
+    """Order in which to try faces (lower first; apart from the set: infinite).
+
+    Closest to the target length once added first, dearer ways later.
+    """
+    ptr, ways = cs.face_ptr, cs.face_phys
+    face_len, face_extra = cs.face_sums
+    shared, touches, shared_extra = cs.overlap(used)
+    if not used.any():  # nothing left (an out-and-back): start at the start
+        at_start = (cs.a[ways] == stops[0]) | (cs.b[ways] == stops[0])
+        touches = np.add.reduceat(at_start.astype(np.int64), ptr[:-1]) > 0
+    after = float(cs.length_m[used].sum()) + face_len - 2.0 * shared
+    key = np.abs(after - target_m) + np.maximum(face_extra - shared_extra, 0.0)
+    key[~touches] = np.inf  # a face apart from the loop never joins it
+    return key
+
+
+def _first_better(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float,
+                  tol_m: float, key: FloatArray, cur: float, tries: int
+                  ) -> tuple[BoolArray, float] | None:
+    """The set with the first face (in ``key`` order) that improves on ``cur``."""
+    ptr, ways = cs.face_ptr, cs.face_phys
+    for f in np.argsort(key, kind="stable")[:tries].tolist():
+        if not np.isfinite(key[f]):
+            break
+        trial = used.copy()
+        sel = ways[ptr[f]:ptr[f + 1]]
+        trial[sel] = ~trial[sel]
+        value = cs.state(trial, stops, target_m, tol_m)
+        if value < cur - 1e-12:
+            return trial, value
+    return None
+
+
+def _search_pair(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float,
+                 tol_m: float, key: FloatArray, cur: float
+                 ) -> tuple[BoolArray, float] | None:
+    """Two faces whose addition together brings the set closer to a valid loop."""
+    ptr, ways = cs.face_ptr, cs.face_phys
+    best: tuple[BoolArray, float] | None = None
+    for f1 in np.argsort(key, kind="stable")[:_PAIR_FIRST].tolist():
+        if not np.isfinite(key[f1]):
+            break
+        after1 = used.copy()
+        sel1 = ways[ptr[f1]:ptr[f1 + 1]]
+        after1[sel1] = ~after1[sel1]
+        key2 = _face_keys(cs, after1, stops, target_m)
+        key2[f1] = np.inf
+        step = _first_better(cs, after1, stops, target_m, tol_m, key2, cur, _PAIR_FIRST)
+        if step is not None and (best is None or step[1] < best[1]):
+            best = step
+    return best
