@@ -50,10 +50,13 @@ from types import FrameType
 from typing import Any
 
 import numpy as np
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
 
 import routino_peer
 from ringroute._bike import WAY_CLASSES
 from ringroute._mapmatch import match_track
+from ringroute._router import Router
 from ringroute.compare import measure_path
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
 from ringroute.loop import Loop, plan_loops
@@ -237,6 +240,67 @@ def refusal_reason(exc: InputError) -> str:
             if needle in msg:
                 return label
     return f"{type(exc).__name__}: {msg[:60]}"
+
+
+# ------------------------------------------------------------ network supply
+#: a straight run goes on through a junction where it turns by less than this (°),
+#: the angle from which the quality target counts a turn
+RUN_TURN_DEG = 50.0
+
+
+def straight_runs_m(router: Router) -> np.ndarray:
+    """Lengths (m) of the network's straight runs off main roads.
+
+    A run chains ways -- not main roads, and without bends of their own -- through
+    junctions where it turns by less than :data:`RUN_TURN_DEG`; at each junction the
+    straightest pairs of ways are chained first, each way end once. A loop that turns
+    at most twice per km rides 500 m between turns on average: the kilometres of runs
+    of 500 m and more tell how much of it the network can offer such stretches.
+    """
+    r = router
+    codes, phys = np.unique(r.way_code, return_inverse=True)
+    n_ways = len(codes)
+    a = codes // r.n_nodes
+    length = np.zeros(n_ways)
+    np.maximum.at(length, phys, r.length)
+    skip = np.zeros(n_ways, dtype=bool)
+    skip[phys[np.asarray([c == "main" for c in r.way_class], dtype=bool)]] = True
+    skip[phys[r.bends > 0]] = True
+    # the ends of each way: node and heading leaving the node along the way
+    at_a = r.src.astype(np.int64) == a[phys]
+    end_src = 2 * phys + np.where(at_a, 0, 1)
+    end_dst = 2 * phys + np.where(at_a, 1, 0)
+    node = np.zeros(2 * n_ways, dtype=np.int64)
+    head = np.zeros(2 * n_ways)
+    node[end_src], head[end_src] = r.src, r.head_out
+    node[end_dst], head[end_dst] = r.dst, (r.head_in + 180.0) % 360.0
+    ends = np.nonzero(~skip[np.arange(2 * n_ways) // 2])[0]
+    ends = ends[np.argsort(node[ends], kind="stable")]
+    pairs_i: list[np.ndarray] = []
+    pairs_j: list[np.ndarray] = []
+    for off in range(1, 12):  # every pair of ends at one node (degree < 13)
+        i, j = ends[:-off], ends[off:]
+        same = (node[i] == node[j]) & (i // 2 != j // 2)
+        pairs_i.append(i[same])
+        pairs_j.append(j[same])
+    i, j = np.concatenate(pairs_i), np.concatenate(pairs_j)
+    # leaving in opposite directions is straight on
+    bend = 180.0 - np.abs((head[i] - head[j] + 180.0) % 360.0 - 180.0)
+    keep = bend < RUN_TURN_DEG
+    i, j, bend = i[keep], j[keep], bend[keep]
+    taken = np.zeros(2 * n_ways, dtype=bool)
+    link_a: list[int] = []
+    link_b: list[int] = []
+    for k in np.argsort(bend, kind="stable").tolist():  # greedy: straightest first
+        x, y = int(i[k]), int(j[k])
+        if not (taken[x] or taken[y]):
+            taken[x] = taken[y] = True
+            link_a.append(x // 2)
+            link_b.append(y // 2)
+    graph = coo_array((np.ones(len(link_a)), (link_a, link_b)), shape=(n_ways, n_ways))
+    _, label = connected_components(graph, directed=False)
+    runs = np.bincount(label[~skip], weights=length[~skip])
+    return runs[runs > 0]
 
 
 # ------------------------------------------------------------------ loading
@@ -455,6 +519,9 @@ class Summary:
     info: NetInfo
     results: list[Result]
     routino_build_s: float | None = None
+    #: km of straight runs off main roads at least 500 m and 1 km long
+    #: (see :func:`straight_runs_m`)
+    runs_km: dict[int, float] = field(default_factory=dict)
 
     def planned(self) -> list[Result]:
         """Results with a loop."""
@@ -494,6 +561,8 @@ class Summary:
             "load_cached_s": "" if i.cached_s is None else round(i.cached_s, 3),
             "router_s": round(i.router_s, 3),
             "router_core_s": "" if i.core_s is None else round(i.core_s, 3),
+            "straight_runs_500m_km": _r(self.runs_km.get(500, math.nan), 1),
+            "straight_runs_1km_km": _r(self.runs_km.get(1000, math.nan), 1),
             "requests": len(self.results),
             "planned": len(self.planned()),
             "refused": sum(r.status == "refused" for r in self.results),
@@ -539,6 +608,10 @@ def print_network(s: Summary) -> None:
     core = "" if i.core_s is None else f" (+ lazy core {i.core_s:.2f} s)"
     print(f"   load: {what} {i.cold_s:.2f} s ({i.cold_detail}); cached {cached}; "
           f"router build {i.router_s:.2f} s{core}")
+    if s.runs_km:
+        print(f"   straight runs off main roads (no turn > {RUN_TURN_DEG:g}°): "
+              + ", ".join(f"≥ {m:g} m {km:,.0f} km" for m, km in s.runs_km.items())
+              + " (a loop of ≤ 2 turns/km rides ≥ 500 m between turns on average)")
     n_ref = sum(r.status == "refused" for r in res)
     n_err = sum(r.status == "error" for r in res)
     n_to = sum(r.status == "timeout" for r in res)
@@ -726,7 +799,9 @@ def bench_network(info: NetInfo, n_requests: int, args: argparse.Namespace,
                   failures: list[str]) -> Summary:
     """Run all requests of one network (and the Routino peer for extracts)."""
     reqs = make_requests(info, n_requests, args.seed)
-    summary = Summary(info, [])
+    runs = straight_runs_m(info.net.router)
+    summary = Summary(info, [], runs_km={m: float(runs[runs >= m].sum()) / 1000.0
+                                         for m in (500, 1000)})
     db: RoutinoDB | None = None
     if info.osm_file is not None and not args.no_routino:
         try:

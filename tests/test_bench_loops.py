@@ -63,3 +63,60 @@ def test_routino_reference_loop_way_classes(bench: ModuleType, info: Any,
     row = res.row()
     assert row["routino_share_quiet"] == pytest.approx(res.peer_class_share.get("quiet", 0.0),
                                                        abs=1e-5)
+
+
+def _grid_with_main_row(main_row: int | None) -> Any:
+    from tests.test_loop import _grid_network
+
+    net = _grid_network(4, 5, 200.0, [False], [1.0], [False])
+    if main_row is not None:
+        for u, v, d in net.graph.edges(data=True):
+            if u // 5 == v // 5 == main_row:
+                d["way_class"] = "main"
+    return type(net)(net.graph, "generated")
+
+
+def test_straight_runs_of_a_grid_are_its_streets(bench: ModuleType) -> None:
+    """A 4 x 5 grid of 200 m blocks: 4 streets of 800 m one way, 5 of 600 m the other;
+    a main road is no run, and crossing it straight on is no turn."""
+    runs = sorted(bench.straight_runs_m(_grid_with_main_row(None).router).tolist())
+    assert runs == pytest.approx([600.0] * 5 + [800.0] * 4)
+    runs = sorted(bench.straight_runs_m(_grid_with_main_row(1).router).tolist())
+    # the second street is a main road: the cross streets go straight over it
+    assert runs == pytest.approx([600.0] * 5 + [800.0] * 3)
+
+
+def _star(bearings_deg: list[float], lengths_m: list[float] | None = None) -> Any:
+    """Ways from one junction towards compass bearings (0° = north), 300 m unless given."""
+    import math
+
+    import networkx as nx
+
+    from ringroute.network import Network
+
+    g = nx.MultiDiGraph(crs="epsg:4326")
+    lat0, lon0 = 36.0, 140.0
+    g.add_node(0, x=lon0, y=lat0)
+    for k, b in enumerate(bearings_deg, start=1):
+        m = 300.0 if lengths_m is None else lengths_m[k - 1]
+        dn, de = m * math.cos(math.radians(b)), m * math.sin(math.radians(b))
+        g.add_node(k, x=lon0 + de / (111_195.0 * math.cos(math.radians(lat0))),
+                   y=lat0 + dn / 111_195.0)
+        attrs = {"length_m": m, "length": m, "highway": "residential",
+                 "bike_factor": 1.0, "way_class": "quiet", "cycle_route": False, "osmid": k}
+        g.add_edge(0, k, **attrs)
+        g.add_edge(k, 0, **attrs)
+    return Network(g, "generated")
+
+
+def test_straight_runs_go_on_within_50_degrees_straightest_first(bench: ModuleType) -> None:
+    # from the south, on north-east (45° off straight): one run of 600 m
+    assert sorted(bench.straight_runs_m(_star([180.0, 45.0]).router).tolist()) == \
+        pytest.approx([600.0])
+    # on east instead (90°): a turn ends the run
+    assert sorted(bench.straight_runs_m(_star([180.0, 90.0]).router).tolist()) == \
+        pytest.approx([300.0, 300.0])
+    # a fork 10° (200 m) and 40° (500 m) off: the straighter way goes on, the other is
+    # a run of its own
+    runs = bench.straight_runs_m(_star([180.0, 10.0, 320.0], [300.0, 200.0, 500.0]).router)
+    assert sorted(runs.tolist()) == pytest.approx([500.0, 500.0])
