@@ -256,8 +256,8 @@ class CycleSpace:
         return Aside(main, list(dict.fromkeys(inner_stops[main])), fixed, spur_edges, aside_m)
 
     def state(self, used: BoolArray, stops: Sequence[int], target_m: float,
-               tol_m: float, prefer: BoolArray | None = None,
-               limit: int | None = None) -> float:
+              tol_m: float, prefer: BoolArray | None = None,
+              limit: int | None = None) -> float:
         """How far a set is from a valid loop (0: a valid one).
 
         Valid: connected, on every stop, of the target length and ridable in one
@@ -431,7 +431,7 @@ class CycleSpace:
 
     # ---------------------------------------------------------------- circuit
     def circuit(self, used: BoolArray, start: int, extra: Sequence[int] = (),
-                 prefer: BoolArray | None = None) -> list[int] | None:
+                prefer: BoolArray | None = None) -> list[int] | None:
         """Euler circuit of the ways ``used`` from ``start`` (directed edge indices).
 
         Two-way ways are first given directions so that every node is left as
@@ -532,7 +532,7 @@ class CycleSpace:
         return forward
 
     def orient(self, ways: IntArray, prefer: BoolArray | None = None,
-                limit: int | None = None) -> tuple[BoolArray, int]:
+               limit: int | None = None) -> tuple[BoolArray, int]:
         """Directions (True: a -> b) balancing in- and out-degree at every node.
 
         One-way ways are fixed; two-way ways start a -> b and are flipped along

@@ -73,7 +73,7 @@ def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m:
     if chosen is None:
         return None
     return cs.circuit(chosen | aside.ways, stops[0], aside.edges,
-                         cs.directions(np.asarray(edges, dtype=np.int64)))
+                      cs.directions(np.asarray(edges, dtype=np.int64)))
 
 
 def _reroute_same_way(cs: CycleSpace, used: BoolArray, edges: IntArray) -> BoolArray | None:

@@ -114,7 +114,7 @@ def _flip_faces(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m:
             if not _moves_a_run(cs, sel, used, at, stop_set) and (
                     _loses_stop(cs, sel, at, stops)
                     or cs.state(trial, stops, target_m, tol_m, direction,
-                                   _ORIENT_LIMIT) != 0.0):
+                                _ORIENT_LIMIT) != 0.0):
                 continue
             used, moved = trial, True
             flipped = sel.tolist()
@@ -123,7 +123,7 @@ def _flip_faces(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m:
             # two faces at once: one that gains but changes the length too much,
             # and one that restores it
             pair = _pair_move(cs, used, stops, target_m, tol_m, at, turn_delta,
-                                   touches, shared, shared_extra, length, direction)
+                              touches, shared, shared_extra, length, direction)
             if pair is None:
                 break
             used, flipped = pair
