@@ -105,6 +105,9 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--lang", "fr"], "valid are en, de, ja"),
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--tolerance", "2"], "0.001 to 0.5"),
     (["plan", "tsukuba", "--bogus"], "unrecognized arguments"),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--avoid", "primery"],
+     "--avoid 'primery' is not a way class or highway value (closest: primary"),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--seed", "-1"], "valid is 0 or more"),
 ]
 
 

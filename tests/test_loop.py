@@ -112,6 +112,7 @@ def test_too_long_for_network_is_refused(tsukuba: City, university: Network) -> 
     ({"target_km": 0}, "target_km=0"), ({"target_km": -5}, "target_km=-5"),
     ({"target_km": 5000}, "up to 1000"), ({"target_km": math.nan}, "target_km=nan"),
     ({"tolerance": 0.9}, "tolerance"), ({"alternatives": 0}, "alternatives"),
+    ({"seed": -1}, "seed=-1"),
 ])
 def test_invalid_arguments(kw: dict[str, float], match: str, tsukuba: City,
                            science_city: Network) -> None:
@@ -299,6 +300,49 @@ def test_preferences_change_the_way_mix(tsukuba: City, science_city: Network) ->
     busy = share.get("main", 0) + share.get("tertiary", 0)
     assert busy > 0.1  # the default loop uses some busy roads here
     assert avoided.get("main", 0) + avoided.get("tertiary", 0) < 0.5 * busy
+    _check_loop(avoid, science_city)
+
+
+def test_avoid_highway_values_with_their_links(science_city: Network) -> None:
+    """Avoiding ``primary`` makes primary roads and their links ten times dearer, and
+    nothing else; a way class and a highway value combine; unknown names are refused
+    with the closest valid ones."""
+    from ringroute.loop import Preferences, edge_weights
+
+    r = science_city.router
+    base = edge_weights(r, None)
+    w = edge_weights(r, Preferences(avoid=("primary",)))
+    hw = np.asarray(r.highway)
+    primary = (hw == "primary") | (hw == "primary_link")
+    assert primary.any() and (hw == "primary_link").any()
+    assert np.allclose(w[primary], 10.0 * base[primary])
+    assert np.array_equal(w[~primary], base[~primary])
+    both = edge_weights(r, Preferences(avoid=("primary", "unpaved")))
+    unpaved = np.asarray([c == "unpaved" for c in r.way_class])
+    assert np.allclose(both[unpaved & ~primary], 10.0 * base[unpaved & ~primary])
+    with pytest.raises(InputError, match=r"avoid 'secundary' .*closest: secondary"):
+        Preferences(avoid=("secundary",))
+    with pytest.raises(InputError, match="prefer_cycleways=-1"):
+        Preferences(prefer_cycleways=-1.0)
+
+
+def test_avoiding_primary_roads_moves_the_loop_off_them(tsukuba: City,
+                                                        science_city: Network) -> None:
+    from ringroute.loop import Preferences
+
+    start = _snap(tsukuba, science_city, "station")
+    via = [_snap(tsukuba, science_city, "univ")]
+
+    def primary_m(loop: Loop) -> float:
+        g = science_city.graph
+        return sum(g.edges[u, v, k]["length_m"] for u, v, k in loop.edges
+                   if str(g.edges[u, v, k].get("highway", "")).startswith("primary"))
+
+    plain = plan_loops(science_city, start, via, target_km=30)[0]
+    avoid = plan_loops(science_city, start, via, target_km=30,
+                       prefs=Preferences(avoid=("primary",)))[0]
+    assert primary_m(plain) > 500.0  # the default loop rides some primary road here
+    assert primary_m(avoid) < 0.5 * primary_m(plain)
     _check_loop(avoid, science_city)
 
 

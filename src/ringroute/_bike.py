@@ -23,7 +23,10 @@ The rules, in order (documented in the README, "Which ways are rideable"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
+
+from ringroute.errors import InputError
 
 #: OSM way tags the loader keeps (also passed to osmnx as ``useful_tags_way``).
 WAY_TAGS: tuple[str, ...] = (
@@ -84,6 +87,31 @@ _BASE_FACTOR: dict[str, float] = {
     "trunk": 6.0,
     "trunk_link": 6.0,
 }
+
+#: OSM highway values a rider may name to avoid (a link counts with its road: avoiding
+#: ``primary`` avoids ``primary_link`` too)
+AVOIDABLE_HIGHWAYS: tuple[str, ...] = tuple(sorted({h.removesuffix("_link") for h in _BASE_FACTOR}))
+
+
+def check_avoid(names: Sequence[str], *, argument: str = "avoid") -> None:
+    """Check names to avoid: way classes (:data:`WAY_CLASSES`) or highway values.
+
+    ``argument`` names the option in the message.
+
+    Raises
+    ------
+    InputError
+        Naming the first unknown value, the closest valid ones and all valid ones.
+    """
+    valid = [*WAY_CLASSES, *AVOIDABLE_HIGHWAYS]
+    for name in names:
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+            hint = f" (closest: {', '.join(close)})" if close else ""
+            msg = (f"{argument} {name!r} is not a way class or highway value{hint}; valid are "
+                   f"{', '.join(WAY_CLASSES)} or {', '.join(AVOIDABLE_HIGHWAYS)}")
+            raise InputError(msg)
+
 
 #: Overpass QL filters equal in meaning to :func:`bike_access` (their union is
 #: a superset of the rideable ways; :func:`bike_access` then decides exactly).

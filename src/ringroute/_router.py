@@ -104,7 +104,7 @@ class Router:
         self.xm, self.ym = self.proj.to_xy(self.lat, self.lon)
         self._kdtree = cKDTree(np.column_stack([self.xm, self.ym]))
 
-        best: dict[tuple[int, int], tuple[float, float, int, str, bool, Any]] = {}
+        best: dict[tuple[int, int], tuple[float, float, int, str, bool, Any, str]] = {}
         idx = self.index
         for u, v, k, d in graph.edges(keys=True, data=True):
             a, b = idx[u], idx[v]
@@ -114,8 +114,10 @@ class Router:
             cost = max(length, _MIN_WEIGHT) * float(d.get("bike_factor", 1.0))
             cur = best.get((a, b))
             if cur is None or cost < cur[0]:
+                highway = d.get("highway", "")
                 best[(a, b)] = (cost, length, int(k), str(d.get("way_class", "quiet")),
-                                bool(d.get("cycle_route", False)), d.get("geometry"))
+                                bool(d.get("cycle_route", False)), d.get("geometry"),
+                                str(highway[0] if isinstance(highway, list) else highway))
         keys = sorted(best)
         n_edges = len(keys)
         self.src: npt.NDArray[np.int32] = np.fromiter((k[0] for k in keys), np.int32, n_edges)
@@ -126,6 +128,8 @@ class Router:
                                               n_edges)
         self.key: IntArray = np.fromiter((x[2] for x in vals), np.int64, n_edges)
         self.way_class: list[str] = [x[3] for x in vals]
+        #: the OSM highway value of each edge (the first of a merged way's)
+        self.highway: list[str] = [x[6] for x in vals]
         self.cycle_route = np.fromiter((x[4] for x in vals), bool, n_edges)
         # headings (degrees, clockwise from north) where each edge leaves and arrives
         self.head_out: FloatArray = np.zeros(n_edges)
@@ -193,6 +197,7 @@ class Router:
         sub.cost, sub.length = self.cost[emask], self.length[emask]
         sub.key = self.key[emask]
         sub.way_class = [c for c, m in zip(self.way_class, emask.tolist(), strict=True) if m]
+        sub.highway = [h for h, m in zip(self.highway, emask.tolist(), strict=True) if m]
         sub.cycle_route = self.cycle_route[emask]
         sub.head_out, sub.head_in = self.head_out[emask], self.head_in[emask]
         sub.bends = self.bends[emask]

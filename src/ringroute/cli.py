@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="extra preference for cycleways and OSM cycle routes "
                            "(0 = default costs, 1 = half their cost)")
     plan.add_argument("--avoid", action="append", default=[], metavar="CLASS",
-                      help="way class to avoid: main, tertiary, unpaved, ...; repeatable")
+                      help="way class (main, tertiary, unpaved, ...) or OSM highway value "
+                           "(primary, track, ...; with its links) to avoid; repeatable")
     plan.add_argument("--no-download", action="store_true",
                       help="never download; fail if no local extract is found")
     plan.add_argument("--dem", type=Path, help="elevation model (GeoTIFF) for <ele> in GPX")

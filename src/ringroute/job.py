@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ringroute._bike import check_avoid
 from ringroute._build import ProgressFn
 from ringroute._elevation import interpolate_known, sample_dem
 from ringroute.cities import City, load_city
@@ -118,6 +119,10 @@ def validate_request(req: PlanRequest) -> None:
         raise InputError(msg)
     if not (math.isfinite(req.prefer_cycleways) and 0 <= req.prefer_cycleways <= 10):
         msg = f"--prefer-cycleways {req.prefer_cycleways:g} is out of range: valid is 0 to 10"
+        raise InputError(msg)
+    check_avoid(req.avoid, argument="--avoid")
+    if req.seed < 0:
+        msg = f"--seed {req.seed} is out of range: valid is 0 or more"
         raise InputError(msg)
     if req.dem is not None and not req.dem.is_file():
         msg = f"--dem {str(req.dem)!r} does not exist: give a GeoTIFF elevation model"

@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
+from ringroute._bike import check_avoid
 from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
 from ringroute._repair import repair
@@ -85,12 +86,25 @@ class Preferences:
         Extra weight for cycleways and cycle routes: 0 keeps the default costs,
         1 makes them half as expensive again.
     avoid
-        Way classes (see :data:`ringroute._bike.WAY_CLASSES`) or highway values
-        to avoid (cost × 10).
+        Way classes (see :data:`ringroute._bike.WAY_CLASSES`) or OSM highway values
+        (:data:`ringroute._bike.AVOIDABLE_HIGHWAYS`; a road's links included) to
+        avoid (cost × 10).
+
+    Raises
+    ------
+    InputError
+        For an unknown name in ``avoid`` or a weight outside 0–10.
     """
 
     prefer_cycleways: float = 0.0
     avoid: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.prefer_cycleways) and 0 <= self.prefer_cycleways <= 10):
+            msg = (f"prefer_cycleways={self.prefer_cycleways:g} is out of range: "
+                   "valid is 0 to 10")
+            raise InputError(msg)
+        check_avoid(self.avoid)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,7 +202,9 @@ def edge_weights(router: Router, prefs: Preferences | None) -> FloatArray:
         w[good] = w[good] / (1.0 + prefs.prefer_cycleways)
     if prefs.avoid:
         avoid = set(prefs.avoid)
-        bad = np.array([c in avoid for c in router.way_class])
+        bad = np.fromiter((c in avoid or h.removesuffix("_link") in avoid
+                           for c, h in zip(router.way_class, router.highway, strict=True)),
+                          bool, len(router.way_class))
         w[bad] = w[bad] * 10.0
     return w
 
@@ -799,7 +815,7 @@ def plan_loops(
     Raises
     ------
     InputError
-        For an invalid target, tolerance or count.
+        For an invalid target, tolerance, count or seed.
     InfeasibleLoopError
         If the shortest loop through the sights exceeds the target, or the
         network cannot hold a loop that long; the message gives the feasible range.
@@ -814,6 +830,9 @@ def plan_loops(
         raise InputError(msg)
     if not 1 <= alternatives <= 20:
         msg = f"alternatives={alternatives} is out of range: valid is 1 to 20"
+        raise InputError(msg)
+    if seed < 0:
+        msg = f"seed={seed} is out of range: valid is 0 or more"
         raise InputError(msg)
     full = network.router
     s_idx, v_idx = full.index[start.node], [full.index[v.node] for v in via]
