@@ -737,7 +737,9 @@ def test_cli_unreachable_overpass_fails_with_one_line(
     assert done.stderr.startswith(
         "ringroute: failed: Overpass download failed after 4 attempts: cannot connect to "
     )
-    assert done.stderr.rstrip().endswith("(connection refused)")
+    assert done.stderr.rstrip().endswith(
+        "(connection refused); to plan offline, pass --osm FILE (a local .osm or .osm.pbf "
+        "extract)")
     assert server.count("/search") == 1
     assert server.count("/interpreter") == 0
     assert not list(Path(cli_env["RINGROUTE_CACHE_DIR"]).glob("*/*.pickle"))

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ringroute import __version__
 from ringroute.cities import load_city
-from ringroute.errors import InputError, RingrouteRuntimeError
+from ringroute.errors import DownloadError, InputError, RingrouteRuntimeError
 from ringroute.job import PlanRequest, run_plan
 
 EXIT_OK = 0
@@ -235,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         sys.stderr.write(f"ringroute: error: {exc}\n")
         return EXIT_BAD_INPUT
+    except DownloadError as exc:
+        sys.stderr.write(f"ringroute: failed: {exc}; to plan offline, pass --osm FILE "
+                         "(a local .osm or .osm.pbf extract)\n")
+        return EXIT_FAILURE
     except (RingrouteRuntimeError, OSError) as exc:
         sys.stderr.write(f"ringroute: failed: {exc}\n")
         return EXIT_FAILURE
