@@ -270,10 +270,17 @@ def test_forced_repeats_on_a_dead_end() -> None:
     assert loop.overlap_ratio == pytest.approx(loop.forced_overlap_ratio)
 
 
-def test_three_alternatives_pairwise_distinct(tsukuba: City, science_city: Network) -> None:
+@pytest.mark.parametrize(("sights", "target_km"), [
+    (("univ", "expo"), 25.0),
+    # 50 km loops fill a fifth of the extract: the third loop's detours must share some
+    # ways of the first two (before, shunning them all left it at 40 km and it was lost)
+    (("univ", "expo", "botgarden"), 50.0),
+])
+def test_three_alternatives_pairwise_distinct(sights: tuple[str, ...], target_km: float,
+                                              tsukuba: City, science_city: Network) -> None:
     start = _snap(tsukuba, science_city, "station")
-    via = [_snap(tsukuba, science_city, k) for k in ("univ", "expo")]
-    loops = plan_loops(science_city, start, via, target_km=25, alternatives=3, seed=1)
+    via = [_snap(tsukuba, science_city, k) for k in sights]
+    loops = plan_loops(science_city, start, via, target_km=target_km, alternatives=3, seed=1)
     assert len(loops) == 3
     g = science_city.graph
     for loop in loops:

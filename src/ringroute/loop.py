@@ -227,12 +227,12 @@ class _Planner:
         """Join control nodes by shortest paths that avoid reusing ways."""
         return [e for leg in self.route_legs(controls) for e in leg]
 
-    def penalized(self, edges: Sequence[int]) -> FloatArray:
-        """Weights with the ways of ``edges`` (both directions) made dearer."""
+    def penalized(self, edges: Sequence[int], penalty: float = _REUSE_PENALTY) -> FloatArray:
+        """Weights with the ways of ``edges`` (both directions) ``1 + penalty`` times dearer."""
         w = self.w.copy()
         if edges:
             touched = np.unique(self.r.both_ways(edges))
-            w[touched] = self.w[touched] * (1.0 + _REUSE_PENALTY)
+            w[touched] = self.w[touched] * (1.0 + penalty)
         return w
 
     def route_legs(self, controls: Sequence[int], *, turns: bool = True) -> list[list[int]]:
@@ -1012,7 +1012,7 @@ def _plan_on(
             progress(f"searching alternative {len(chosen) + 1}/{alternatives}",
                      0.8 + 0.2 * attempt / (2 * alternatives))
         extra = _alternative(network, planner, pts, order, target_m, protected, chosen,
-                             np.random.default_rng(seed + 1 + attempt))
+                             np.random.default_rng(seed + 1 + attempt), turn=attempt)
         if extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m:
             chosen.append(extra)
     if len(chosen) < alternatives:
@@ -1054,15 +1054,29 @@ def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: f
 
 def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
                  order: Sequence[int], target_m: float, protected: set[int],
-                 chosen: Sequence[_Candidate], rng: np.random.Generator) -> _Candidate | None:
-    """One more loop that avoids the ways of the loops already chosen."""
+                 chosen: Sequence[_Candidate], rng: np.random.Generator, *, turn: int = 0
+                 ) -> _Candidate | None:
+    """One more loop that avoids the ways of the loops already chosen.
+
+    Attempt ``turn`` (0, 1, ...) shapes its loops in directions turned by a sixth of a
+    circle each time, so that a failed attempt is not repeated.
+    """
     used = [e for c in chosen for e in c.edges]
     alt = _Planner(planner.r, planner.penalized(used), planner.tol_m)
+    # the loops chosen may fill much of a small network: where detours that shun their
+    # ways cannot lengthen the new loop enough, detours may share some of them
+    tuners = [alt, _Planner(planner.r, planner.penalized(used, 1.0), planner.tol_m), planner]
     best: _Candidate | None = None
-    for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None):
+    for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None,
+                               turn_rad=turn * math.pi / 3):
         _route_turns(alt, c, target_m)
-        c.edges = alt.tune(c.edges, protected, target_m)
-        c.length_m = alt.length(c.edges)
+        base = c.edges
+        for tuner in tuners:
+            c.edges = tuner.tune(base, protected, target_m)
+            if (abs(planner.length(c.edges) - target_m) <= planner.tol_m
+                    and all(_shared_share(planner, c.edges, o.edges) <= 0.5 for o in chosen)):
+                break
+        c.length_m = planner.length(c.edges)
         if not c.edges or any(_shared_share(planner, c.edges, o.edges) > 0.5 for o in chosen):
             continue
         c.score = _score(network, planner, c.edges, target_m)
@@ -1174,7 +1188,14 @@ def _shape_candidates(
     rng: np.random.Generator,
     alternatives: int,
     progress: ProgressFn | None,
+    *,
+    turn_rad: float = 0.0,
 ) -> list[_Candidate]:
+    """Loops to start from: the tour, the shortest loop, and circle-shaped loops.
+
+    The circles leave the start in several directions: towards the sights (or at
+    random without any), turned by ``turn_rad``.
+    """
     r = p.r
     sx = r.xm[pts]
     sy = r.ym[pts]
@@ -1189,6 +1210,7 @@ def _shape_candidates(
     else:
         theta0 = float(rng.uniform(0, 2 * math.pi))
         spreads = [k * 2 * math.pi / 6 for k in range(6)]
+    theta0 += turn_rad
     n_dirs = min(len(spreads), max(2, alternatives + 1))
     out: list[_Candidate] = []
     tour = [pts[0], *[pts[i] for i in order], pts[0]]
