@@ -1070,7 +1070,7 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None,
                                turn_rad=turn * math.pi / 3):
         _route_turns(alt, c, target_m)
-        base = c.edges
+        base = alt.untangle(c.edges, protected)
         for tuner in tuners:
             c.edges = tuner.tune(base, protected, target_m)
             if (abs(planner.length(c.edges) - target_m) <= planner.tol_m
