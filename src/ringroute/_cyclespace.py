@@ -183,6 +183,16 @@ class CycleSpace:
         """Number of faces usable for repairs."""
         return len(self.face_ptr) - 1
 
+    def face_ways(self, f: int) -> IntArray:
+        """The ways of face ``f``."""
+        return self.face_phys[self.face_ptr[f]:self.face_ptr[f + 1]]
+
+    def flipped(self, used: BoolArray, ways: IntArray) -> BoolArray:
+        """The set ``used`` with ``ways`` added (GF(2): a way in both drops out)."""
+        out = used.copy()
+        out[ways] = ~out[ways]
+        return out
+
 
     @cached_property
     def node_faces(self) -> tuple[IntArray, IntArray]:

@@ -147,13 +147,10 @@ def _first_better(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_
                   tol_m: float, key: FloatArray, cur: float, tries: int
                   ) -> tuple[BoolArray, float] | None:
     """The set with the first face (in ``key`` order) that improves on ``cur``."""
-    ptr, ways = cs.face_ptr, cs.face_phys
     for f in np.argsort(key, kind="stable")[:tries].tolist():
         if not np.isfinite(key[f]):
             break
-        trial = used.copy()
-        sel = ways[ptr[f]:ptr[f + 1]]
-        trial[sel] = ~trial[sel]
+        trial = cs.flipped(used, cs.face_ways(f))
         value = cs.state(trial, stops, target_m, tol_m)
         if value < cur - 1e-12:
             return trial, value
@@ -164,14 +161,11 @@ def _search_pair(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m
                  tol_m: float, key: FloatArray, cur: float
                  ) -> tuple[BoolArray, float] | None:
     """Two faces whose addition together brings the set closer to a valid loop."""
-    ptr, ways = cs.face_ptr, cs.face_phys
     best: tuple[BoolArray, float] | None = None
     for f1 in np.argsort(key, kind="stable")[:_PAIR_FIRST].tolist():
         if not np.isfinite(key[f1]):
             break
-        after1 = used.copy()
-        sel1 = ways[ptr[f1]:ptr[f1 + 1]]
-        after1[sel1] = ~after1[sel1]
+        after1 = cs.flipped(used, cs.face_ways(f1))
         key2 = _face_keys(cs, after1, stops, target_m)
         key2[f1] = np.inf
         step = _first_better(cs, after1, stops, target_m, tol_m, key2, cur, _PAIR_FIRST)

@@ -87,7 +87,6 @@ def _flip_faces(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m:
 
     ``direction`` (the loop's, of every way) is kept up to date with the set's.
     """
-    ptr, fways = cs.face_ptr, cs.face_phys
     n_faces = cs.n_faces
     face_len, face_extra = cs.face_sums
     at: dict[int, set[int]] = {}  # the set's ways at each node
@@ -108,9 +107,8 @@ def _flip_faces(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m:
         for f in np.argsort(gain, kind="stable")[:20].tolist():
             if not gain[f] < -1e-6:
                 break
-            trial = used.copy()
-            sel = fways[ptr[f]:ptr[f + 1]]
-            trial[sel] = ~trial[sel]
+            sel = cs.face_ways(f)
+            trial = cs.flipped(used, sel)
             if not _moves_a_run(cs, sel, used, at, stop_set) and (
                     _loses_stop(cs, sel, at, stops)
                     or cs.state(trial, stops, target_m, tol_m, direction,
@@ -172,7 +170,6 @@ def _pair_move(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: 
                length: float, direction: BoolArray
                ) -> tuple[BoolArray, list[int]] | None:
     """Best valid pair of faces that lowers the cost and keeps the length."""
-    ptr, fways = cs.face_ptr, cs.face_phys
     face_len, face_extra = cs.face_sums
     near = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= 4.0 * tol_m
                       + 0.5 * face_len)
@@ -183,9 +180,8 @@ def _pair_move(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: 
     for f1 in np.argsort(gain1, kind="stable")[:_PAIR_FIRST].tolist():
         if not gain1[f1] < -1e-6:
             break
-        sel1 = fways[ptr[f1]:ptr[f1 + 1]]
-        after1 = used.copy()
-        after1[sel1] = ~after1[sel1]
+        sel1 = cs.face_ways(f1)
+        after1 = cs.flipped(used, sel1)
         len1 = float(cs.length_m[after1].sum())
         shared2, touches2, shared_extra2 = cs.overlap(after1)
         extra2 = face_extra - 2.0 * shared_extra2
@@ -216,11 +212,10 @@ def _pair_move(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: 
             pairs.append((total, f1, int(cand[k])))
     # the best pairs first, until one gives a valid loop
     for _, f1, f2 in sorted(pairs)[:_PAIR_TRIALS]:
-        both = np.concatenate([fways[ptr[f1]:ptr[f1 + 1]], fways[ptr[f2]:ptr[f2 + 1]]])
+        both = np.concatenate([cs.face_ways(f1), cs.face_ways(f2)])
         # a way of both faces flips twice: unchanged
         sel = np.nonzero(np.bincount(both, minlength=len(cs.a)) % 2 == 1)[0]
-        trial = used.copy()
-        trial[sel] = ~trial[sel]
+        trial = cs.flipped(used, sel)
         if _loses_stop(cs, sel, at, stops):
             continue
         if cs.state(trial, stops, target_m, tol_m, direction, _ORIENT_LIMIT) == 0.0:
@@ -240,7 +235,7 @@ def _loses_stop(cs: CycleSpace, flipped: IntArray, at: dict[int, set[int]],
 
 def _face_turn_delta(cs: CycleSpace, f: int, at: dict[int, set[int]]) -> float:
     """Change of the turn cost if face ``f`` is added to the set (ways ``at`` nodes)."""
-    sel = cs.face_phys[cs.face_ptr[f]:cs.face_ptr[f + 1]].tolist()
+    sel = cs.face_ways(f).tolist()
     change: dict[int, set[int]] = {}
     for w in sel:
         change.setdefault(int(cs.a[w]), set()).add(w)
