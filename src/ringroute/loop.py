@@ -694,7 +694,7 @@ class _Candidate:
     length_m: float = 0.0
     #: False while the legs are plain shortest paths (turns not yet minded)
     turn_routed: bool = True
-    #: a repair of these edges was tried already (see ``repair``)
+    #: a repair of these edges was tried already (see :func:`ringroute._repair.repair`)
     repair_tried: bool = False
 
 
