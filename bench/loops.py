@@ -76,6 +76,8 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 TOLERANCE = 0.05
 MIN_KM = 3.0
 TURN_RATIO_TARGET = 1.2
+#: loops asked for when the 50 km / 4-sight requests of an extract are planned again
+ALTERNATIVES = 3
 #: Sights lie within this share of the target of the start (straight line), so that
 #: the shortest tour through up to 5 of them usually fits the target.
 SIGHT_RADIUS = 0.12
@@ -485,6 +487,46 @@ def run_request(info: NetInfo, req: Request, timeout_s: float,
     return res
 
 
+@dataclass(frozen=True)
+class AltResult:
+    """Outcome of one ``--alternatives`` request (see :func:`run_alternatives`)."""
+
+    req: Request
+    found: int
+    #: largest share of a loop's length on ways another loop of the set rides
+    shared_max: float
+    #: largest repeated share and length error among the loops
+    repeated_max: float
+    abs_err_max: float
+    seconds: float
+
+
+def _shared_share(net: Network, a: Loop, b: Loop) -> float:
+    """Share of the shorter loop's length on ways (either direction) the other rides."""
+    g = net.graph
+    ways_a = {(min(u, v), max(u, v)): float(g.edges[u, v, k]["length_m"]) for u, v, k in a.edges}
+    ways_b = {(min(u, v), max(u, v)) for u, v, _ in b.edges}
+    shared = sum(m for key, m in ways_a.items() if key in ways_b)
+    return shared / min(a.length_m, b.length_m)
+
+
+def run_alternatives(info: NetInfo, req: Request, n: int) -> AltResult | None:
+    """Plan ``req`` with ``n`` alternatives; ``None`` if it is refused."""
+    net = info.net
+    t0 = time.perf_counter()
+    try:
+        loops = plan_loops(net, _snapped(net, req.start), [_snapped(net, s) for s in req.sights],
+                           target_km=req.target_km, tolerance=TOLERANCE, alternatives=n,
+                           seed=req.index)
+    except InputError:
+        return None
+    seconds = time.perf_counter() - t0
+    shared = [_shared_share(net, a, b) for i, a in enumerate(loops) for b in loops[i + 1:]]
+    return AltResult(req, len(loops), max(shared, default=0.0),
+                     max(lp.overlap_ratio for lp in loops),
+                     max(abs(lp.length_m - lp.target_m) / lp.target_m for lp in loops), seconds)
+
+
 def _repro(req: Request, what: str) -> str:
     return (f"network={req.network} request={req.index} kind={req.kind} start={req.start} "
             f"sights={list(req.sights)} target_km={req.target_km} seed={req.index}\n"
@@ -522,6 +564,8 @@ class Summary:
     #: km of straight runs off main roads at least 500 m and 1 km long
     #: (see :func:`straight_runs_m`)
     runs_km: dict[int, float] = field(default_factory=dict)
+    #: the 50 km / 4-sight requests planned again with :data:`ALTERNATIVES` loops
+    alts: list[AltResult] = field(default_factory=list)
 
     def planned(self) -> list[Result]:
         """Results with a loop."""
@@ -549,6 +593,12 @@ class Summary:
             out[f"share_{c}_mean"] = float(np.mean(vals)) if vals else math.nan
         peers = [r for r in p if r.peer is not None and r.peer.error is None]
         out["routino_routes"] = float(len(peers))
+        a = self.alts
+        out["alternatives_requests"] = float(len(a))
+        out["alternatives_all_found"] = float(sum(x.found == ALTERNATIVES for x in a))
+        out["alternatives_shared_max"] = max((x.shared_max for x in a), default=math.nan)
+        out["alternatives_repeated_max"] = max((x.repeated_max for x in a), default=math.nan)
+        out["alternatives_s_median"] = quantiles([x.seconds for x in a])[0]
         out["turns_ratio_median"], out["turns_ratio_of_medians"] = turn_ratio(peers)
         return out
 
@@ -661,6 +711,16 @@ def print_network(s: Summary) -> None:
                 f"repeated {pct(quantiles([r.repeated for r in sel])[0], 1)}")
     if bands:
         print("   by target (medians): " + "; ".join(bands))
+    if s.alts:
+        a = s.alts
+        full = sum(x.found == ALTERNATIVES for x in a)
+        print(f"   --alternatives {ALTERNATIVES} (50 km / 4 sights): {ALTERNATIVES} loops in "
+              f"{full}/{len(a)} requests ({sum(x.found for x in a)} of "
+              f"{ALTERNATIVES * len(a)}); pairwise shared at most "
+              f"{pct(max(x.shared_max for x in a), 0)} (limit 50 %); repeated share at most "
+              f"{pct(max(x.repeated_max for x in a), 1)}; |length error| at most "
+              f"{pct(max(x.abs_err_max for x in a), 2)}; time median "
+              f"{fmt(quantiles([x.seconds for x in a])[0], '.2f', ' s')}")
     peers_all = [r for r in p if r.peer is not None]
     if not peers_all:
         return
@@ -826,6 +886,13 @@ def bench_network(info: NetInfo, n_requests: int, args: argparse.Namespace,
                     else f" | Routino: {res.peer.error}")
         log(f"[{info.name} {req.index + 1}/{len(reqs)}] {req.kind} {req.target_km:g} km, "
             f"{len(req.sights)} sights: {res.status} in {res.seconds:.2f} s ({what}){peer}")
+    if info.kind == "extract":
+        for req in (q for q in reqs if q.kind == "probe50x4"):
+            alt = run_alternatives(info, req, ALTERNATIVES)
+            if alt is not None:
+                summary.alts.append(alt)
+                log(f"[{info.name} {req.index + 1}] {ALTERNATIVES} alternatives: {alt.found} "
+                    f"found in {alt.seconds:.2f} s, shared at most {alt.shared_max:.0%}")
     return summary
 
 

@@ -120,3 +120,16 @@ def test_straight_runs_go_on_within_50_degrees_straightest_first(bench: ModuleTy
     # a run of its own
     runs = bench.straight_runs_m(_star([180.0, 10.0, 320.0], [300.0, 200.0, 500.0]).router)
     assert sorted(runs.tolist()) == pytest.approx([500.0, 500.0])
+
+
+def test_alternatives_probe_measures_distinct_loops(bench: ModuleType, info: Any) -> None:
+    probe = next(q for q in bench.make_requests(info, 10, 1) if q.kind == "probe50x4")
+    alt = bench.run_alternatives(info, probe, 2)
+    assert alt is not None and alt.found == 2
+    assert 0.0 < alt.shared_max <= 0.5  # loops through the same sights share some ways
+    assert alt.abs_err_max <= bench.TOLERANCE
+    assert 0.0 <= alt.repeated_max < 0.1
+    # a loop shares all of its ways with itself
+    loop = bench.plan_loops(info.net, bench._snapped(info.net, probe.start), [],
+                            target_km=10.0)[0]
+    assert bench._shared_share(info.net, loop, loop) == pytest.approx(1.0)
