@@ -260,22 +260,14 @@ def straight_runs_m(router: Router) -> np.ndarray:
     of 500 m and more tell how much of it the network can offer such stretches.
     """
     r = router
-    codes, phys = np.unique(r.way_code, return_inverse=True)
-    n_ways = len(codes)
-    a = codes // r.n_nodes
-    length = np.zeros(n_ways)
-    np.maximum.at(length, phys, r.length)
+    ways = r.ways
+    n_ways = len(ways.a)
     skip = np.zeros(n_ways, dtype=bool)
-    skip[phys[np.asarray([c == "main" for c in r.way_class], dtype=bool)]] = True
-    skip[phys[r.bends > 0]] = True
-    # the ends of each way: node and heading leaving the node along the way
-    at_a = r.src.astype(np.int64) == a[phys]
-    end_src = 2 * phys + np.where(at_a, 0, 1)
-    end_dst = 2 * phys + np.where(at_a, 1, 0)
-    node = np.zeros(2 * n_ways, dtype=np.int64)
-    head = np.zeros(2 * n_ways)
-    node[end_src], head[end_src] = r.src, r.head_out
-    node[end_dst], head[end_dst] = r.dst, (r.head_in + 180.0) % 360.0
+    skip[ways.of_edge[np.asarray([c == "main" for c in r.way_class], dtype=bool)]] = True
+    skip[ways.of_edge[r.bends > 0]] = True
+    # the ends of each way (2k: at node a, 2k + 1: at b), heading away from the node
+    node = np.column_stack([ways.a, ways.b]).ravel()
+    head = np.column_stack([ways.leave_a, ways.leave_b]).ravel()
     ends = np.nonzero(~skip[np.arange(2 * n_ways) // 2])[0]
     ends = ends[np.argsort(node[ends], kind="stable")]
     pairs_i: list[np.ndarray] = []
@@ -301,7 +293,7 @@ def straight_runs_m(router: Router) -> np.ndarray:
             link_b.append(y // 2)
     graph = coo_array((np.ones(len(link_a)), (link_a, link_b)), shape=(n_ways, n_ways))
     _, label = connected_components(graph, directed=False)
-    runs = np.bincount(label[~skip], weights=length[~skip])
+    runs = np.bincount(label[~skip], weights=ways.length_m[~skip])
     return runs[runs > 0]
 
 

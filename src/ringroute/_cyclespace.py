@@ -75,37 +75,21 @@ class CycleSpace:
     def __init__(self, router: Router, weights: FloatArray) -> None:
         r = router
         self.r = r
-        n = r.n_nodes
-        codes, phys = np.unique(r.way_code, return_inverse=True)
-        #: physical way (unordered node pair) of each directed edge
-        self.phys: IntArray = phys.astype(np.int64)
-        self.a: IntArray = (codes // n).astype(np.int64)
-        self.b: IntArray = (codes % n).astype(np.int64)
-        n_phys = len(codes)
-        self.length_m: FloatArray = np.zeros(n_phys)
-        np.maximum.at(self.length_m, self.phys, r.length)
+        ways = r.ways
+        #: physical way (unordered node pair) of each directed edge, its end nodes,
+        #: length, directed edges and headings (see :class:`ringroute._router.Ways`)
+        self.phys, self.a, self.b = ways.of_edge, ways.a, ways.b
+        self.length_m = ways.length_m
+        self.fwd, self.bwd = ways.fwd, ways.bwd
+        self.leave_a, self.leave_b = ways.leave_a, ways.leave_b
+        n_phys = len(self.a)
         extra = np.maximum(weights - r.length, 0.0) / np.maximum(r.length, 1e-3)
         #: extra cost per metre of each way (its cheaper direction)
         self.extra: FloatArray = np.full(n_phys, np.inf)
         np.minimum.at(self.extra, self.phys, extra)
         #: extra cost of riding each way (m)
         self.extra_m: FloatArray = self.length_m * self.extra
-        forward = r.src.astype(np.int64) == self.a[self.phys]
-        #: directed edge a -> b and b -> a of each way (-1: one-way against)
-        self.fwd: IntArray = np.full(n_phys, -1, dtype=np.int64)
-        self.bwd: IntArray = np.full(n_phys, -1, dtype=np.int64)
-        self.fwd[self.phys[forward]] = np.nonzero(forward)[0]
-        self.bwd[self.phys[~forward]] = np.nonzero(~forward)[0]
         self.weights = weights
-        # the heading leaving node a along each way, and leaving node b
-        has_f, has_b = self.fwd >= 0, self.bwd >= 0
-        self.leave_a: FloatArray = np.zeros(n_phys)
-        self.leave_b: FloatArray = np.zeros(n_phys)
-        self.leave_a[has_f] = r.head_out[self.fwd[has_f]]
-        self.leave_b[has_f] = (r.head_in[self.fwd[has_f]] + 180.0) % 360.0
-        self.leave_b[has_b] = r.head_out[self.bwd[has_b]]
-        only_b = has_b & ~has_f
-        self.leave_a[only_b] = (r.head_in[self.bwd[only_b]] + 180.0) % 360.0
         #: ways that are bridges of the whole network (a loop over one rides it back)
         self.bridge: BoolArray = np.zeros(n_phys, dtype=bool)
         self.bridge[self.phys[r.bridge_edge]] = True

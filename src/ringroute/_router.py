@@ -83,6 +83,25 @@ class ShortestPaths:
     pred: npt.NDArray[np.int32]
 
 
+@dataclass(frozen=True)
+class Ways:
+    """The physical ways of a network: node pairs, whatever the directions ridden."""
+
+    #: the way of each directed edge
+    of_edge: IntArray
+    #: its end nodes (node indices, ``a < b``)
+    a: IntArray
+    b: IntArray
+    #: its length (m; the longer direction where the two differ)
+    length_m: FloatArray
+    #: its directed edge ``a -> b`` and ``b -> a`` (-1: one-way the other way)
+    fwd: IntArray
+    bwd: IntArray
+    #: the heading (degrees) leaving node ``a`` along it, and leaving node ``b``
+    leave_a: FloatArray
+    leave_b: FloatArray
+
+
 class Router:
     """CSR mirror of a bike graph for fast shortest paths.
 
@@ -465,6 +484,31 @@ class Router:
         lo = np.minimum(self.src, self.dst).astype(np.int64)
         hi = np.maximum(self.src, self.dst).astype(np.int64)
         return lo * self.n_nodes + hi
+
+    @cached_property
+    def ways(self) -> Ways:
+        """The physical ways (see :class:`Ways`), numbered in :attr:`way_code` order."""
+        n = self.n_nodes
+        codes, inverse = np.unique(self.way_code, return_inverse=True)
+        phys = inverse.astype(np.int64)
+        a = (codes // n).astype(np.int64)
+        n_ways = len(codes)
+        length = np.zeros(n_ways)
+        np.maximum.at(length, phys, self.length)
+        forward = self.src.astype(np.int64) == a[phys]
+        fwd = np.full(n_ways, -1, dtype=np.int64)
+        bwd = np.full(n_ways, -1, dtype=np.int64)
+        fwd[phys[forward]] = np.nonzero(forward)[0]
+        bwd[phys[~forward]] = np.nonzero(~forward)[0]
+        has_f, has_b = fwd >= 0, bwd >= 0
+        leave_a = np.zeros(n_ways)
+        leave_b = np.zeros(n_ways)
+        leave_a[has_f] = self.head_out[fwd[has_f]]
+        leave_b[has_f] = (self.head_in[fwd[has_f]] + 180.0) % 360.0
+        leave_b[has_b] = self.head_out[bwd[has_b]]
+        only_b = has_b & ~has_f
+        leave_a[only_b] = (self.head_in[bwd[only_b]] + 180.0) % 360.0
+        return Ways(phys, a, (codes % n).astype(np.int64), length, fwd, bwd, leave_a, leave_b)
 
     def both_ways(self, edges: npt.ArrayLike) -> IntArray:
         """``edges`` and their reverse edges (where the way is two-way): the ways they ride."""
