@@ -74,6 +74,8 @@ _UNTANGLE_WINDOWS = (0, 2, 5, 10, 20)
 _UNTANGLE_MAX_CHANGE = 0.1
 #: on networks this small (directed edges x candidates) every candidate is repaired
 _REPAIR_ALL_EDGES = 10_000
+#: distinct loops share at most this part of the shorter one's length
+_MAX_SHARED = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -934,8 +936,7 @@ def _plan_on(
     # shortest loop always stays: it is feasible whenever the target is
     diverse: list[_Candidate] = []
     for c in candidates:
-        if len(diverse) < keep and all(
-                _shared_share(planner, c.edges, o.edges) <= 0.5 for o in diverse):
+        if len(diverse) < keep and _distinct(planner, c.edges, diverse):
             diverse.append(c)
     rest = [c for c in candidates if c not in diverse]
     diverse += rest[: max(0, keep - len(diverse))]
@@ -1001,7 +1002,7 @@ def _plan_on(
         raise InfeasibleLoopError(msg)
     chosen: list[_Candidate] = []
     for c in feasible:
-        if all(_shared_share(planner, c.edges, o.edges) <= 0.5 for o in chosen):
+        if _distinct(planner, c.edges, chosen):
             chosen.append(c)
         if len(chosen) == alternatives:
             break
@@ -1021,7 +1022,7 @@ def _plan_on(
         others = chosen[:k] + chosen[k + 1:]
         for better in _polish(planner, c.edges, pts, target_m, rank,
                               mend=not c.repair_tried):
-            if all(_shared_share(planner, better, o.edges) <= 0.5 for o in others):
+            if _distinct(planner, better, others):
                 c.edges = better
                 c.length_m = planner.length(c.edges)
     if progress is not None:
@@ -1073,11 +1074,11 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
         base = alt.untangle(c.edges, protected)
         for tuner in tuners:
             c.edges = tuner.tune(base, protected, target_m)
-            if (abs(planner.length(c.edges) - target_m) <= planner.tol_m
-                    and all(_shared_share(planner, c.edges, o.edges) <= 0.5 for o in chosen)):
+            distinct = _distinct(planner, c.edges, chosen)
+            if distinct and abs(planner.length(c.edges) - target_m) <= planner.tol_m:
                 break
         c.length_m = planner.length(c.edges)
-        if not c.edges or any(_shared_share(planner, c.edges, o.edges) > 0.5 for o in chosen):
+        if not c.edges or not distinct:
             continue
         c.score = _score(network, planner, c.edges, target_m)
         if best is None or c.score < best.score:
@@ -1114,6 +1115,11 @@ def _repeats(p: _Planner, edges: Sequence[int], *, avoidable: bool = False) -> i
         idx = idx[~p.r.bridge_edge[idx]]
     phys = p.phys[idx]
     return len(phys) - len(np.unique(phys))
+
+
+def _distinct(p: _Planner, edges: Sequence[int], others: Sequence[_Candidate]) -> bool:
+    """Whether the loop ``edges`` shares at most :data:`_MAX_SHARED` with each of ``others``."""
+    return all(_shared_share(p, edges, o.edges) <= _MAX_SHARED for o in others)
 
 
 def _shared_share(p: _Planner, a: Sequence[int], b: Sequence[int]) -> float:
