@@ -226,32 +226,22 @@ class Router:
         return sub
 
     @cached_property
-    def _bridges(self) -> IntArray:
-        """2-edge-connected part of every node (as networkx labels it).
+    def bridge_edge(self) -> npt.NDArray[np.bool_]:
+        """Whether each edge lies on a bridge (a loop through its far side must ride it back).
 
         Directions are ignored: a bridge is a way whose removal disconnects the
         network, i.e. a way on a dead-end spur or the only link between two parts.
         """
-        lo = np.minimum(self.src, self.dst).astype(np.int64)
-        hi = np.maximum(self.src, self.dst).astype(np.int64)
-        order = np.lexsort((self.length, hi, lo))  # shortest direction first per pair
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (lo[order][1:] != lo[order][:-1]) | (hi[order][1:] != hi[order][:-1])
-        pick = order[first]
+        ways = self.ways
         ug = nx.Graph()
         ug.add_nodes_from(range(self.n_nodes))
-        ug.add_edges_from(zip(lo[pick].tolist(), hi[pick].tolist(), strict=True))
-        ug.remove_edges_from(list(nx.bridges(ug)))
-        part = np.zeros(self.n_nodes, dtype=np.int64)
-        for k, comp in enumerate(nx.connected_components(ug)):
-            part[list(comp)] = k
-        return part
-
-    @cached_property
-    def bridge_edge(self) -> npt.NDArray[np.bool_]:
-        """Whether each edge lies on a bridge (a loop through its far side must ride it back)."""
-        part = self._bridges
-        return np.asarray(part[self.src] != part[self.dst])
+        ug.add_edges_from(zip(ways.a.tolist(), ways.b.tolist(), strict=True))
+        ends = np.asarray(list(nx.bridges(ug)), dtype=np.int64).reshape(-1, 2)
+        codes = ends.min(axis=1) * self.n_nodes + ends.max(axis=1)
+        bridge = np.zeros(len(ways.a), dtype=bool)
+        # the ways are numbered in the order of their codes
+        bridge[np.searchsorted(ways.a * self.n_nodes + ways.b, codes)] = True
+        return np.asarray(bridge[ways.of_edge])
 
     @cached_property
     def bridge_parts(self) -> tuple[IntArray, IntArray, nx.Graph]:
