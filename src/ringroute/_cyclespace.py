@@ -83,12 +83,12 @@ class CycleSpace:
         self.fwd, self.bwd = ways.fwd, ways.bwd
         self.leave_a, self.leave_b = ways.leave_a, ways.leave_b
         n_phys = len(self.a)
-        extra = np.maximum(weights - r.length, 0.0) / np.maximum(r.length, 1e-3)
-        #: extra cost per metre of each way (its cheaper direction)
-        self.extra: FloatArray = np.full(n_phys, np.inf)
-        np.minimum.at(self.extra, self.phys, extra)
+        # extra cost per metre of each way (its cheaper direction)
+        per_m = np.full(n_phys, np.inf)
+        np.minimum.at(per_m, self.phys,
+                      np.maximum(weights - r.length, 0.0) / np.maximum(r.length, 1e-3))
         #: extra cost of riding each way (m)
-        self.extra_m: FloatArray = self.length_m * self.extra
+        self.extra_m: FloatArray = self.length_m * per_m
         self.weights = weights
         #: ways that are bridges of the whole network (a loop over one rides it back)
         self.bridge: BoolArray = np.zeros(n_phys, dtype=bool)
@@ -179,7 +179,7 @@ class CycleSpace:
 
 
     @cached_property
-    def node_faces(self) -> tuple[IntArray, IntArray]:
+    def _node_faces(self) -> tuple[IntArray, IntArray]:
         """The faces at each node (CSR: pointers by node, face ids)."""
         n_faces = max(self.n_faces, 1)
         face_of = np.repeat(np.arange(self.n_faces, dtype=np.int64), np.diff(self.face_ptr))
@@ -190,7 +190,7 @@ class CycleSpace:
 
     def faces_at(self, nodes: Sequence[int]) -> IntArray:
         """Faces at any of ``nodes`` (with repeats)."""
-        ptr, faces = self.node_faces
+        ptr, faces = self._node_faces
         if not len(nodes):
             return np.zeros(0, dtype=np.int64)
         return np.concatenate([faces[ptr[v]:ptr[v + 1]] for v in nodes])
