@@ -21,7 +21,7 @@ from ringroute.compare import compare_loops, write_report
 from ringroute.cues import write_cues
 from ringroute.errors import InputError, OSMDataError
 from ringroute.gpx import write_gpx
-from ringroute.loop import MAX_TARGET_KM, Loop, Preferences, plan_loops
+from ringroute.loop import MAX_PREFER_CYCLEWAYS, MAX_TARGET_KM, Loop, Preferences, plan_loops
 from ringroute.network import Network, load_network
 from ringroute.settings import Settings, get_settings
 from ringroute.sights import SnappedPlace, refine, resolve, snap
@@ -117,8 +117,10 @@ def validate_request(req: PlanRequest) -> None:
     if req.max_points is not None and not 10 <= req.max_points <= 1_000_000:
         msg = f"--max-points {req.max_points} is out of range: valid is 10 to 1000000"
         raise InputError(msg)
-    if not (math.isfinite(req.prefer_cycleways) and 0 <= req.prefer_cycleways <= 10):
-        msg = f"--prefer-cycleways {req.prefer_cycleways:g} is out of range: valid is 0 to 10"
+    if not (math.isfinite(req.prefer_cycleways)
+            and 0 <= req.prefer_cycleways <= MAX_PREFER_CYCLEWAYS):
+        msg = (f"--prefer-cycleways {req.prefer_cycleways:g} is out of range: "
+               f"valid is 0 to {MAX_PREFER_CYCLEWAYS:g}")
         raise InputError(msg)
     check_avoid(req.avoid, argument="--avoid")
     if req.seed < 0:

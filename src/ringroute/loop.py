@@ -56,6 +56,8 @@ ProgressFn = Callable[[str, float], None]
 
 #: Loops longer than this are refused as input errors.
 MAX_TARGET_KM = 1000.0
+#: The largest cycleway preference (see :class:`Preferences`).
+MAX_PREFER_CYCLEWAYS = 10.0
 _REUSE_PENALTY = 30.0
 _EXACT_TSP_MAX = 7
 # length tuning: of the detours closest to the wanted length, prefer few turns (each
@@ -102,9 +104,10 @@ class Preferences:
     avoid: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.prefer_cycleways) and 0 <= self.prefer_cycleways <= 10):
+        if not (math.isfinite(self.prefer_cycleways)
+                and 0 <= self.prefer_cycleways <= MAX_PREFER_CYCLEWAYS):
             msg = (f"prefer_cycleways={self.prefer_cycleways:g} is out of range: "
-                   "valid is 0 to 10")
+                   f"valid is 0 to {MAX_PREFER_CYCLEWAYS:g}")
             raise InputError(msg)
         check_avoid(self.avoid)
 
