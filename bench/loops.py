@@ -234,6 +234,7 @@ def refusal_reason(exc: InputError) -> str:
     if isinstance(exc, InfeasibleLoopError):
         for needle, label in (
             ("too short", "target below shortest loop through sights"),
+            ("rides no way twice", "target above what the ways can hold"),
             ("too long for this network", "target above longest loop found"),
             ("no loop within", "no loop within tolerance"),
             ("dead end", "start in a dead end"),

@@ -133,3 +133,19 @@ def test_alternatives_probe_measures_distinct_loops(bench: ModuleType, info: Any
     loop = bench.plan_loops(info.net, bench._snapped(info.net, probe.start), [],
                             target_km=10.0)[0]
     assert bench._shared_share(info.net, loop, loop) == pytest.approx(1.0)
+
+
+def test_refusals_are_told_apart(bench: ModuleType, info: Any) -> None:
+    """A target beyond what the ways can hold and one beyond the longest loop found
+    are different refusals; the bench reports which (real messages of the planner)."""
+    from ringroute.errors import InfeasibleLoopError
+    from ringroute.loop import plan_loops
+
+    req = bench.make_requests(info, 30, 1)[0]
+    start = bench._snapped(info.net, req.start)
+    reasons = set()
+    for km in (1000.0, 150.0):
+        with pytest.raises(InfeasibleLoopError) as exc:
+            plan_loops(info.net, start, [], target_km=km)
+        reasons.add(bench.refusal_reason(exc.value))
+    assert reasons == {"target above what the ways can hold", "target above longest loop found"}

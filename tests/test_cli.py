@@ -94,6 +94,7 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "abc"], "not a number"),
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "5000"], "up to 1000"),
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "nan"], "valid is more than 0"),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "900"], "feasible range at most"),
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--via", "95,140"], "latitude 95"),
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--via", "nyotai"],
      "sight 'nyotai' is"),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tests.test_cyclespace import _check, _figure_eight, _grid, _ridden_twice, _walk, _with_spur
 
 from ringroute._cyclespace import CycleSpace
-from ringroute._repair import _reroute_same_way, repair
+from ringroute._repair import _reroute_same_way, lengthen, repair
 from ringroute.network import Network
 
 
@@ -32,6 +32,36 @@ def test_repair_replaces_an_out_and_back_on_a_grid() -> None:
     loop = repair(cs, walk, stops, 2800.0, 15.0)
     assert loop is not None
     _check(r, loop, stops, 2800.0, 15.0, cs)
+
+
+def test_lengthen_grows_a_block_into_a_long_loop() -> None:
+    """One 800 m block grown to 6 km on a grid of 200 m blocks, through two stops."""
+    net = _grid(9, 9)
+    r = net.router
+    cs = CycleSpace(r, r.cost)
+    node = {(i, j): r.index[i * 9 + j] for i in range(9) for j in range(9)}
+    block = _walk(r, [node[(4, 4)], node[(4, 5)], node[(5, 5)], node[(5, 4)], node[(4, 4)]])
+    stops = [node[(4, 4)], node[(5, 5)]]
+    loop = lengthen(cs, block, stops, 6000.0, 15.0, step_m=1000.0)
+    _check(r, loop, stops, 6000.0, 15.0, cs)
+
+
+def test_lengthen_returns_the_longest_loop_it_reached() -> None:
+    """A grid of 3 x 3 blocks has 4.8 km of ways; no loop rides them all (its inner
+    junctions have four ways, its edge ones three): 20 km is out of reach, and the
+    loop returned is still valid and longer than the block it started from."""
+    net = _grid(4, 4)
+    r = net.router
+    cs = CycleSpace(r, r.cost)
+    node = {(i, j): r.index[i * 4 + j] for i in range(4) for j in range(4)}
+    block = _walk(r, [node[(1, 1)], node[(1, 2)], node[(2, 2)], node[(2, 1)], node[(1, 1)]])
+    loop = lengthen(cs, block, [node[(1, 1)]], 20_000.0, 15.0, step_m=1000.0)
+    length = float(r.length[loop].sum())
+    assert 800.0 < length < 4800.0
+    _check(r, loop, [node[(1, 1)]], length, 1e-6, cs)
+    # a goal within one step is met exactly: two blocks
+    loop = lengthen(cs, block, [node[(1, 1)]], 1200.0, 15.0, step_m=1000.0)
+    _check(r, loop, [node[(1, 1)]], 1200.0, 15.0, cs)
 
 
 def test_repair_rides_a_dead_end_spur_there_and_back() -> None:

@@ -1,4 +1,4 @@
-"""Repair a loop that rides ways twice by adding faces of the street map.
+"""Repair a loop that rides ways twice, or lengthen one, by adding faces of the street map.
 
 The ways a loop rides an even number of times are dropped (what is left still has
 even degrees, see :mod:`ringroute._cyclespace`), the parts left are joined, and
@@ -9,6 +9,10 @@ A stop at the end of a dead end lies on no cycle: every loop rides the bridges t
 there and back. Those spurs are set aside -- the set is built in the 2-edge-connected
 part of the network the stops hang on, through the nodes the spurs leave it at, for
 the target less the spurs' length -- and ridden out and back from there.
+
+:func:`lengthen` uses the same search to grow a valid loop that detours could not
+bring up to its target: it takes the loop as the set to start from and asks for a
+little more length at a time.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from ringroute._types import BoolArray, FloatArray, IntArray
 _TRY_PER_STEP = 60
 #: faces tried first when two are added at once (see ``_search_pair``)
 _PAIR_FIRST = 8
+#: a lengthening step that fails is halved until it is shorter than this many
+#: tolerances (see :func:`lengthen`)
+_MIN_STEP_TOLS = 4.0
 
 
 def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
@@ -74,6 +81,57 @@ def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m:
         return None
     return cs.circuit(chosen | aside.ways, stops[0], aside.edges,
                       cs.directions(np.asarray(edges, dtype=np.int64)))
+
+
+def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
+             tol_m: float, *, step_m: float, max_moves: int = 100) -> list[int]:
+    """The loop grown by faces towards ``target_m``, a step of at most ``step_m`` at a time.
+
+    Each step asks :func:`repair` for a loop a fifth to all of ``step_m`` longer
+    than the last one (the last step for ``target_m`` itself, within ``tol_m``),
+    starting from the last one's ways; a step that finds none is halved, down to
+    :data:`_MIN_STEP_TOLS` tolerances.
+    Small steps keep each search short: one search for the whole difference adds
+    the largest faces first and stalls where they cut the set apart.
+
+    Parameters
+    ----------
+    cs
+        The network's faces.
+    edges
+        A loop (directed edge indices from ``stops[0]``) shorter than ``target_m``.
+    stops
+        Node indices the loop must pass; it starts at ``stops[0]``.
+    target_m
+        Wanted length.
+    tol_m
+        Accepted length error at the end.
+    step_m
+        Length added per step at most.
+    max_moves
+        Faces added per step at most.
+
+    Returns
+    -------
+    list of int
+        The longest loop reached: within ``tol_m`` of ``target_m`` if every step
+        succeeded, ``edges`` itself if none did.
+    """
+    cur = list(edges)
+    cur_m = float(cs.r.length[np.asarray(cur, dtype=np.int64)].sum()) if cur else 0.0
+    step = step_m
+    while cur_m < target_m - tol_m and step >= _MIN_STEP_TOLS * tol_m:
+        if target_m - cur_m <= step:
+            goal, goal_tol = target_m, tol_m
+        else:  # on the way: anything from a fifth of a step to a whole one more
+            goal, goal_tol = cur_m + 0.6 * step, 0.4 * step
+        grown = repair(cs, cur, stops, goal, goal_tol, max_moves=max_moves)
+        if grown is None:
+            step /= 2.0
+            continue
+        cur = grown
+        cur_m = float(cs.r.length[np.asarray(cur, dtype=np.int64)].sum())
+    return cur
 
 
 def _reroute_same_way(cs: CycleSpace, used: BoolArray, edges: IntArray) -> BoolArray | None:

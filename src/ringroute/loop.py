@@ -23,6 +23,11 @@ How it works
    percent.
 4. Candidates are scored on length error, repeated share, bike cost and turns;
    ``alternatives`` distinct loops (pairwise shared length ≤ 50 %) are returned.
+
+A loop that fills much of its network may stay too short after tuning (there are
+no unused nodes left to detour through): then the longest candidates are grown by
+blocks of the street map (:func:`ringroute._repair.lengthen`). A target longer than
+every way ridden once (dead ends to sights there and back) is refused at once.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from scipy.spatial import cKDTree
 from ringroute._bike import check_avoid
 from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
-from ringroute._repair import repair
+from ringroute._repair import lengthen, repair
 from ringroute._router import Router, ShortestPaths
 from ringroute._straighten import straighten
 from ringroute._types import FloatArray, IntArray
@@ -78,6 +83,10 @@ _UNTANGLE_MAX_CHANGE = 0.1
 _REPAIR_ALL_EDGES = 10_000
 #: distinct loops share at most this part of the shorter one's length
 _MAX_SHARED = 0.5
+#: loops grown by faces when no detour makes any long enough, and the share of the
+#: target added per step (see :func:`ringroute._repair.lengthen`)
+_LENGTHEN_TRIES = 3
+_LENGTHEN_STEP = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -904,6 +913,14 @@ def _plan_on(
         )
         raise InfeasibleLoopError(msg)
 
+    most_m = _ridable_m(r, pts)
+    if target_m * (1 - tolerance) > most_m:
+        msg = (
+            f"target {target_km:g} km is too long for this network: a loop that rides no "
+            f"way twice (dead ends to sights aside) is at most {most_m / 1000:.1f} km "
+            f"long here (feasible range at most {min_m / 1000:.1f}–{most_m / 1000:.1f} km)"
+        )
+        raise InfeasibleLoopError(msg)
     tol_m = max(min(0.002 * target_m, 100.0), 15.0)
     planner = _Planner(r, weights, tol_m)
     protected = set(pts)
@@ -988,6 +1005,19 @@ def _plan_on(
         clean += not _repeats(planner, c.edges, avoidable=True)
     candidates.sort(key=lambda c: c.score)
     feasible = [c for c in candidates if abs(c.length_m - target_m) <= tolerance * target_m]
+    if not feasible and max(c.length_m for c in candidates) < target_m:
+        # detours could not lengthen any loop enough (a long loop fills its network):
+        # grow the longest ones by faces instead
+        if progress is not None:
+            progress("lengthening loops", 0.8)
+        for c in sorted(candidates, key=lambda c: -c.length_m)[:_LENGTHEN_TRIES]:
+            c.edges = lengthen(planner.cycles, c.edges, pts, target_m, planner.tol_m,
+                               step_m=_LENGTHEN_STEP * target_m)
+            c.length_m = planner.length(c.edges)
+            c.score = _score(network, planner, c.edges, target_m)
+            if abs(c.length_m - target_m) <= tolerance * target_m:
+                feasible = [c]
+                break
     if not feasible:
         longest = max(c.length_m for c in candidates)
         if longest < target_m:
@@ -1089,6 +1119,18 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     if best is not None:
         best.label = f"alternative ({best.label})"
     return best
+
+
+def _ridable_m(r: Router, stops: Sequence[int]) -> float:
+    """The longest loop through ``stops`` on ``r`` that rides no way twice (m).
+
+    It rides at most every way on a cycle once, and the dead ends to stops
+    there and back.
+    """
+    lo, hi = np.minimum(r.src, r.dst), np.maximum(r.src, r.dst)
+    _, first = np.unique(np.column_stack([lo, hi, r.key]), axis=0, return_index=True)
+    on_cycle = first[~r.bridge_edge[first]]
+    return float(r.length[on_cycle].sum()) + r.forced_repeat_m(stops)
 
 
 def _reachable_router(r: Router, start: int, via: Sequence[int], radius_m: float) -> Router:
