@@ -46,6 +46,22 @@ def test_lengthen_grows_a_block_into_a_long_loop() -> None:
     _check(r, loop, stops, 6000.0, 15.0, cs)
 
 
+def test_lengthen_prefers_blocks_that_keep_the_loop_flowing() -> None:
+    """Grown to 4.8 km, the block becomes a loop with at most 6 corners (an L-shaped
+    outline; a rectangle has 4): each step takes, of the blocks that give the length
+    asked, those that add least turn cost. Taking the one closest to the step's goal
+    instead (as repairs do) gives 10 corners here."""
+    net = _grid(9, 9)
+    r = net.router
+    cs = CycleSpace(r, r.cost)
+    node = {(i, j): r.index[i * 9 + j] for i in range(9) for j in range(9)}
+    block = _walk(r, [node[(4, 4)], node[(4, 5)], node[(5, 5)], node[(5, 4)], node[(4, 4)]])
+    loop = lengthen(cs, block, [node[(4, 4)]], 4800.0, 15.0, step_m=1000.0)
+    _check(r, loop, [node[(4, 4)]], 4800.0, 15.0, cs)
+    idx = np.asarray(loop)
+    assert int((r.turn_angle_deg(idx, np.roll(idx, -1)) > 50.0).sum()) <= 6
+
+
 def test_lengthen_returns_the_longest_loop_it_reached() -> None:
     """A grid of 3 x 3 blocks has 4.8 km of ways; no loop rides them all (its inner
     junctions have four ways, its edge ones three): 20 km is out of reach, and the

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ringroute._cyclespace import SHUN_M, CycleSpace
+from ringroute._straighten import _face_turn_delta
 from ringroute._types import BoolArray, FloatArray, IntArray
 
 #: candidate faces tried per step, closest to the target length first
@@ -34,7 +35,7 @@ _MIN_STEP_TOLS = 4.0
 
 
 def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
-           tol_m: float, *, max_moves: int = 80) -> list[int] | None:
+           tol_m: float, *, max_moves: int = 80, flow: bool = False) -> list[int] | None:
     """A loop riding no way twice, near ``target_m``, through the same stops.
 
     Parameters
@@ -51,6 +52,9 @@ def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m:
         Accepted length error.
     max_moves
         Faces added at most.
+    flow
+        Of the faces that bring the set within ``tol_m`` of the target, try those
+        that add the least turn cost and extra cost first (see ``_face_keys``).
 
     Returns
     -------
@@ -76,7 +80,7 @@ def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m:
     used = cs.join(used, aside.stops)
     if used is None:
         return None
-    chosen = _search(cs, used, aside.stops, target_m, tol_m, max_moves)
+    chosen = _search(cs, used, aside.stops, target_m, tol_m, max_moves, flow=flow)
     if chosen is None:
         return None
     return cs.circuit(chosen | aside.ways, stops[0], aside.edges,
@@ -125,7 +129,7 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
             goal, goal_tol = target_m, tol_m
         else:  # on the way: anything from a fifth of a step to a whole one more
             goal, goal_tol = cur_m + 0.6 * step, 0.4 * step
-        grown = repair(cs, cur, stops, goal, goal_tol, max_moves=max_moves)
+        grown = repair(cs, cur, stops, goal, goal_tol, max_moves=max_moves, flow=True)
         if grown is None:
             step /= 2.0
             continue
@@ -166,13 +170,13 @@ def _reroute_same_way(cs: CycleSpace, used: BoolArray, edges: IntArray) -> BoolA
 
 
 def _search(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float, tol_m: float,
-            max_moves: int) -> BoolArray | None:
+            max_moves: int, *, flow: bool = False) -> BoolArray | None:
     """Add faces greedily until the set is a valid loop (see :meth:`CycleSpace.state`)."""
     cur = cs.state(used, stops, target_m, tol_m)
     for _ in range(max_moves):
         if cur == 0.0:
             return used
-        key = _face_keys(cs, used, stops, target_m)
+        key = _face_keys(cs, used, stops, target_m, tol_m if flow else None)
         step = _first_better(cs, used, stops, target_m, tol_m, key, cur, _TRY_PER_STEP)
         if step is None:
             # no single face helps: the best of two faces at once
@@ -183,11 +187,13 @@ def _search(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: flo
     return used if cur == 0.0 else None
 
 
-def _face_keys(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float
-               ) -> FloatArray:
+def _face_keys(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float,
+               flow_tol_m: float | None = None) -> FloatArray:
     """Order in which to try faces (lower first; apart from the set: infinite).
 
-    Closest to the target length once added first, dearer ways later.
+    Closest to the target length once added first, dearer ways later. With
+    ``flow_tol_m``, the faces that bring the length within that of the target come
+    first, those adding the least turn cost plus extra cost of dearer ways first.
     """
     ptr, ways = cs.face_ptr, cs.face_phys
     face_len, face_extra = cs.face_sums
@@ -198,7 +204,24 @@ def _face_keys(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: 
     after = float(cs.length_m[used].sum()) + face_len - 2.0 * shared
     key = np.abs(after - target_m) + np.maximum(face_extra - shared_extra, 0.0)
     key[~touches] = np.inf  # a face apart from the loop never joins it
+    if flow_tol_m is not None:
+        fits = np.nonzero(touches & (np.abs(after - target_m) <= flow_tol_m))[0]
+        if len(fits):
+            at = _ways_at(cs, used)
+            delta = np.array([_face_turn_delta(cs, f, at) for f in fits.tolist()])
+            # below every face outside the band (keys there are at least 0)
+            cost = delta + face_extra[fits] - 2.0 * shared_extra[fits]
+            key[fits] = cost - float(cost.max()) - 1.0
     return key
+
+
+def _ways_at(cs: CycleSpace, used: BoolArray) -> dict[int, set[int]]:
+    """The set's ways at each of its nodes."""
+    at: dict[int, set[int]] = {}
+    for w in np.nonzero(used)[0].tolist():
+        at.setdefault(int(cs.a[w]), set()).add(w)
+        at.setdefault(int(cs.b[w]), set()).add(w)
+    return at
 
 
 def _first_better(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float,
