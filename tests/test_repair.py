@@ -6,6 +6,7 @@ from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.test_cyclespace import _check, _figure_eight, _grid, _ridden_twice, _walk, _with_spur
@@ -42,8 +43,12 @@ def test_lengthen_grows_a_block_into_a_long_loop() -> None:
     node = {(i, j): r.index[i * 9 + j] for i in range(9) for j in range(9)}
     block = _walk(r, [node[(4, 4)], node[(4, 5)], node[(5, 5)], node[(5, 4)], node[(4, 4)]])
     stops = [node[(4, 4)], node[(5, 5)]]
-    loop = lengthen(cs, block, stops, 6000.0, 15.0, step_m=1000.0)
+    reached: list[float] = []
+    loop = lengthen(cs, block, stops, 6000.0, 15.0, step_m=1000.0, progress=reached.append)
     _check(r, loop, stops, 6000.0, 15.0, cs)
+    # each step reports the length reached: growing, at most a step at a time
+    assert reached[-1] == pytest.approx(float(r.length[loop].sum()))
+    assert all(0 < b - a <= 1000.0 for a, b in pairwise([800.0, *reached]))
 
 
 def test_lengthen_prefers_blocks_that_keep_the_loop_flowing() -> None:

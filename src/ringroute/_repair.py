@@ -17,7 +17,7 @@ little more length at a time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -88,7 +88,8 @@ def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m:
 
 
 def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
-             tol_m: float, *, step_m: float, max_moves: int = 100) -> list[int]:
+             tol_m: float, *, step_m: float, max_moves: int = 100,
+             progress: Callable[[float], None] | None = None) -> list[int]:
     """The loop grown by faces towards ``target_m``, a step of at most ``step_m`` at a time.
 
     Each step asks :func:`repair` for a loop a fifth to all of ``step_m`` longer
@@ -114,6 +115,8 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
         Length added per step at most.
     max_moves
         Faces added per step at most.
+    progress
+        Called with the length reached (m) after each step that succeeds.
 
     Returns
     -------
@@ -135,6 +138,8 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
             continue
         cur = grown
         cur_m = float(cs.r.length[np.asarray(cur, dtype=np.int64)].sum())
+        if progress is not None:
+            progress(cur_m)
     return cur
 
 

@@ -1008,11 +1008,18 @@ def _plan_on(
     if not feasible and max(c.length_m for c in candidates) < target_m:
         # detours could not lengthen any loop enough (a long loop fills its network):
         # grow the longest ones by faces instead
-        if progress is not None:
-            progress("lengthening loops", 0.8)
-        for c in sorted(candidates, key=lambda c: -c.length_m)[:_LENGTHEN_TRIES]:
+        longest_first = sorted(candidates, key=lambda c: -c.length_m)[:_LENGTHEN_TRIES]
+        for k, c in enumerate(longest_first):
+
+            def reached(length_m: float, k: int = k) -> None:
+                if progress is not None:
+                    progress(f"lengthening loop {k + 1}/{len(longest_first)}: "
+                             f"{length_m / 1000:.1f} of {target_km:g} km",
+                             0.8 + 0.1 * (k + length_m / target_m) / len(longest_first))
+
+            reached(c.length_m)
             c.edges = lengthen(planner.cycles, c.edges, pts, target_m, planner.tol_m,
-                               step_m=_LENGTHEN_STEP * target_m)
+                               step_m=_LENGTHEN_STEP * target_m, progress=reached)
             c.length_m = planner.length(c.edges)
             c.score = _score(network, planner, c.edges, target_m)
             if abs(c.length_m - target_m) <= tolerance * target_m:
