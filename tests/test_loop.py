@@ -121,6 +121,25 @@ def test_too_long_for_network_is_refused(tsukuba: City, university: Network) -> 
     assert float(found[1]) < most_km
 
 
+def test_planning_reports_progress(tsukuba: City, university: Network) -> None:
+    """Stages in order, fractions never going back, ending at "done" (1.0); each
+    candidate's tuning is a stage of its own."""
+    seen: list[tuple[str, float]] = []
+    plan_loops(university, _snap(tsukuba, university, "univ"), [], target_km=6,
+               progress=lambda stage, fraction: seen.append((stage, fraction)))
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[0] >= 0.0 and seen[-1] == ("done", 1.0)
+    tuning = [stage for stage, _ in seen if stage.startswith("tuning loop ")]
+    assert tuning and tuning[0] == f"tuning loop 1/{tuning[0].rsplit('/', 1)[1]}"
+    # the same when loops are lengthened by blocks (13 km fill most of the strip's cycles)
+    seen.clear()
+    plan_loops(university, _snap(tsukuba, university, "univ"), [], target_km=13,
+               alternatives=2, progress=lambda stage, fraction: seen.append((stage, fraction)))
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and seen[-1] == ("done", 1.0)
+    assert any(stage.startswith("lengthening loop 1/") for stage, _ in seen)
+
+
 def test_a_loop_filling_much_of_its_network_is_grown_by_faces(science_city: Network) -> None:
     """67.5 km through one sight in the Science City's 228 km of ways: detours alone
     reached 59.6 km and the request was refused; growing the loop by blocks plans it."""

@@ -966,7 +966,10 @@ def _plan_on(
         off = abs(planner.length(e) - target_m) > tolerance * target_m
         return off, _score(network, planner, e, target_m)
 
-    for c in candidates:
+    for k, c in enumerate(candidates):
+        if progress is not None:
+            progress(f"tuning loop {k + 1}/{len(candidates)}",
+                     0.7 + 0.08 * k / len(candidates))
         tuned = planner.tune(planner.untangle(c.edges, protected), protected, target_m)
         if abs(planner.length(tuned) - target_m) > 0.5 * tolerance * target_m:
             # untangling can lengthen a loop beyond repair (e.g. the shortest one)
@@ -1015,7 +1018,8 @@ def _plan_on(
                 if progress is not None:
                     progress(f"lengthening loop {k + 1}/{len(longest_first)}: "
                              f"{length_m / 1000:.1f} of {target_km:g} km",
-                             0.8 + 0.1 * (k + length_m / target_m) / len(longest_first))
+                             0.78 + 0.02 * (k + min(length_m / target_m, 1.0))
+                             / len(longest_first))
 
             reached(c.length_m)
             c.edges = lengthen(planner.cycles, c.edges, pts, target_m, planner.tol_m,
