@@ -16,7 +16,7 @@ from ringroute._geo import haversine_m
 from ringroute._metrics import repeated_share
 from ringroute.cities import City
 from ringroute.errors import InfeasibleLoopError, InputError
-from ringroute.loop import Loop, plan_loops, shortest_loop_m
+from ringroute.loop import Loop, _ridable_m, plan_loops, shortest_loop_m
 from ringroute.network import Network
 from ringroute.sights import Place, SnappedPlace, resolve, snap
 
@@ -119,6 +119,22 @@ def test_too_long_for_network_is_refused(tsukuba: City, university: Network) -> 
     found = re.search(r"the longest loop found is ([0-9.]+) km", str(exc.value))
     assert found is not None, str(exc.value)
     assert float(found[1]) < most_km
+
+
+def test_ridable_length_counts_cycles_once_and_dead_ends_to_stops_twice() -> None:
+    """A grid of 2 x 2 blocks (12 ways of 200 m) with a dead end of two 180 m ways:
+    a loop rides at most the 2.4 km of the grid, plus the dead end there and back when
+    a stop lies at its end."""
+    g = _grid_network(3, 3, 200.0, [False] * 3, [1.0], [False] * 3).graph.copy()
+    lon, lat = g.nodes[0]["x"], g.nodes[0]["y"]
+    attrs = dict(g.edges[0, 1, 0])
+    for k, (u, v) in enumerate([(0, 900), (900, 901)]):
+        g.add_node(v, x=lon - 0.002 * (k + 1), y=lat)
+        g.add_edge(u, v, **{**attrs, "length_m": 180.0, "length": 180.0})
+        g.add_edge(v, u, **{**attrs, "length_m": 180.0, "length": 180.0})
+    r = Network(g, "generated").router
+    assert _ridable_m(r, [r.index[4]]) == pytest.approx(2400.0)
+    assert _ridable_m(r, [r.index[4], r.index[901]]) == pytest.approx(2400.0 + 4 * 180.0)
 
 
 def test_planning_reports_progress(tsukuba: City, university: Network) -> None:

@@ -1138,10 +1138,10 @@ def _ridable_m(r: Router, stops: Sequence[int]) -> float:
     It rides at most every way on a cycle once, and the dead ends to stops
     there and back.
     """
-    lo, hi = np.minimum(r.src, r.dst), np.maximum(r.src, r.dst)
-    _, first = np.unique(np.column_stack([lo, hi, r.key]), axis=0, return_index=True)
-    on_cycle = first[~r.bridge_edge[first]]
-    return float(r.length[on_cycle].sum()) + r.forced_repeat_m(stops)
+    ways = r.ways
+    bridge = np.zeros(len(ways.a), dtype=bool)
+    bridge[ways.of_edge[r.bridge_edge]] = True
+    return float(ways.length_m[~bridge].sum()) + r.forced_repeat_m(stops)
 
 
 def _reachable_router(r: Router, start: int, via: Sequence[int], radius_m: float) -> Router:
