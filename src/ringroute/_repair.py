@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ringroute._cyclespace import SHUN_M, CycleSpace
-from ringroute._straighten import _face_turn_delta
 from ringroute._types import BoolArray, FloatArray, IntArray
 
 #: candidate faces tried per step, closest to the target length first
@@ -212,21 +211,12 @@ def _face_keys(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: 
     if flow_tol_m is not None:
         fits = np.nonzero(touches & (np.abs(after - target_m) <= flow_tol_m))[0]
         if len(fits):
-            at = _ways_at(cs, used)
-            delta = np.array([_face_turn_delta(cs, f, at) for f in fits.tolist()])
+            at = cs.ways_at(used)
+            delta = np.array([cs.face_turn_delta(f, at) for f in fits.tolist()])
             # below every face outside the band (keys there are at least 0)
             cost = delta + face_extra[fits] - 2.0 * shared_extra[fits]
             key[fits] = cost - float(cost.max()) - 1.0
     return key
-
-
-def _ways_at(cs: CycleSpace, used: BoolArray) -> dict[int, set[int]]:
-    """The set's ways at each of its nodes."""
-    at: dict[int, set[int]] = {}
-    for w in np.nonzero(used)[0].tolist():
-        at.setdefault(int(cs.a[w]), set()).add(w)
-        at.setdefault(int(cs.b[w]), set()).add(w)
-    return at
 
 
 def _first_better(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float,

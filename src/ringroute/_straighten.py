@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ringroute._cyclespace import CycleSpace
-from ringroute._router import BEND_COST_M, TURN_COST_M
 from ringroute._types import BoolArray, FloatArray, IntArray
 
 #: faces tried first in a pair of faces added at once, and pairs checked at most
@@ -23,9 +22,6 @@ _PAIR_FIRST = 8
 _PAIR_TRIALS = 20
 #: nodes a search for directions may reach when checking a flipped face
 _ORIENT_LIMIT = 200
-#: turn costs by angle, largest angle first: the per-node sums of straightening read
-#: them one by one (numpy's ``turn_cost_m`` per node made a 50 km plan 0.03 s slower)
-_TURN_COSTS = sorted(TURN_COST_M, reverse=True)
 
 
 def straighten(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
@@ -89,10 +85,7 @@ def _flip_faces(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m:
     """
     n_faces = cs.n_faces
     face_len, face_extra = cs.face_sums
-    at: dict[int, set[int]] = {}  # the set's ways at each node
-    for w in np.nonzero(used)[0].tolist():
-        at.setdefault(int(cs.a[w]), set()).add(w)
-        at.setdefault(int(cs.b[w]), set()).add(w)
+    at = cs.ways_at(used)
     turn_delta = np.full(n_faces, np.nan)  # change of turn cost, until the set changes
     stop_set = set(stops)
     length = float(cs.length_m[used].sum())
@@ -101,7 +94,7 @@ def _flip_faces(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m:
         shared, touches, shared_extra = cs.overlap(used)
         fits = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= tol_m)
         for f in np.nonzero(fits & np.isnan(turn_delta))[0].tolist():
-            turn_delta[f] = _face_turn_delta(cs, f, at)
+            turn_delta[f] = cs.face_turn_delta(f, at)
         gain = np.where(fits, turn_delta + face_extra - 2.0 * shared_extra, np.inf)
         moved = False
         for f in np.argsort(gain, kind="stable")[:20].tolist():
@@ -174,7 +167,7 @@ def _pair_move(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: 
     near = touches & (np.abs(length + face_len - 2.0 * shared - target_m) <= 4.0 * tol_m
                       + 0.5 * face_len)
     for f in np.nonzero(near & np.isnan(turn_delta))[0].tolist():
-        turn_delta[f] = _face_turn_delta(cs, f, at)
+        turn_delta[f] = cs.face_turn_delta(f, at)
     gain1 = np.where(near, turn_delta + face_extra - 2.0 * shared_extra, np.inf)
     pairs: list[tuple[float, int, int]] = []
     for f1 in np.argsort(gain1, kind="stable")[:_PAIR_FIRST].tolist():
@@ -201,10 +194,10 @@ def _pair_move(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: 
         adjacent = np.zeros(cs.n_faces, dtype=bool)
         adjacent[cs.faces_at(sorted(nodes1))] = True
         for f2 in cand[np.isnan(turn_delta[cand]) & ~adjacent[cand]].tolist():
-            turn_delta[f2] = _face_turn_delta(cs, f2, at)
+            turn_delta[f2] = cs.face_turn_delta(f2, at)
         gain2 = turn_delta[cand] + extra2[cand]
         for k in np.nonzero(adjacent[cand])[0].tolist():
-            gain2[k] = _face_turn_delta(cs, int(cand[k]), at1) + extra2[cand[k]]
+            gain2[k] = cs.face_turn_delta(int(cand[k]), at1) + extra2[cand[k]]
         for k in np.argsort(gain2, kind="stable")[:5].tolist():
             total = float(gain1[f1] + gain2[k])
             if not total < -1e-6:
@@ -231,40 +224,3 @@ def _loses_stop(cs: CycleSpace, flipped: IntArray, at: dict[int, set[int]],
         if mine and not (at.get(int(s), set()) ^ mine):
             return True
     return False
-
-
-def _face_turn_delta(cs: CycleSpace, f: int, at: dict[int, set[int]]) -> float:
-    """Change of the turn cost if face ``f`` is added to the set (ways ``at`` nodes)."""
-    sel = cs.face_ways(f).tolist()
-    change: dict[int, set[int]] = {}
-    for w in sel:
-        change.setdefault(int(cs.a[w]), set()).add(w)
-        change.setdefault(int(cs.b[w]), set()).add(w)
-    delta = 0.0
-    for v, ws in change.items():
-        cur = at.get(v, set())
-        delta += (_node_turn_m(cs, v, sorted(cur ^ ws))
-                  - _node_turn_m(cs, v, sorted(cur)))
-    return delta
-
-
-def _node_turn_m(cs: CycleSpace, v: int, ways: Sequence[int]) -> float:
-    """Turn cost at node ``v`` of a loop riding ``ways`` there, paired to turn least."""
-    k = len(ways)
-    if k < 2:
-        return 0.0
-    if k > 4:
-        return 0.5 * k * BEND_COST_M  # rare: many passes through one node
-    leave = [float(cs.leave_a[w] if cs.a[w] == v else cs.leave_b[w]) for w in ways]
-
-    def cost(i: int, j: int) -> float:
-        # arriving by way i (heading leave_i + 180), leaving by way j
-        delta = abs((leave[j] - leave[i] + 360.0) % 360.0 - 180.0)
-        return next((c for angle, c in _TURN_COSTS if delta > angle), 0.0)
-
-    if k == 2:
-        return cost(0, 1)
-    if k == 4:
-        return min(cost(0, 1) + cost(2, 3), cost(0, 2) + cost(1, 3),
-                   cost(0, 3) + cost(1, 2))
-    return BEND_COST_M  # an odd count: a set being changed
