@@ -331,6 +331,9 @@ def test_forced_repeats_on_a_dead_end() -> None:
     # 50 km loops fill a fifth of the extract: the third loop's detours must share some
     # ways of the first two (before, shunning them all left it at 40 km and it was lost)
     (("univ", "expo", "botgarden"), 50.0),
+    # 70 km fill a third: the loops are grown by blocks, the further ones shunning the
+    # first one's ways (before, one loop was found)
+    ((), 70.0),
 ])
 def test_three_alternatives_pairwise_distinct(sights: tuple[str, ...], target_km: float,
                                               tsukuba: City, science_city: Network) -> None:

@@ -1027,8 +1027,9 @@ def _plan_on(
             c.length_m = planner.length(c.edges)
             c.score = _score(network, planner, c.edges, target_m)
             if abs(c.length_m - target_m) <= tolerance * target_m:
-                feasible = [c]
-                break
+                feasible.append(c)
+                if len(feasible) >= alternatives:
+                    break
     if not feasible:
         longest = max(c.length_m for c in candidates)
         if longest < target_m:
@@ -1058,6 +1059,14 @@ def _plan_on(
                      0.8 + 0.2 * attempt / (2 * alternatives))
         extra = _alternative(network, planner, pts, order, target_m, protected, chosen,
                              np.random.default_rng(seed + 1 + attempt), turn=attempt)
+        if extra is not None and extra.length_m < (1 - tolerance) * target_m:
+            # as above, grown by blocks; those with the chosen loops' ways cost more
+            shun = _Planner(r, planner.penalized([e for c in chosen for e in c.edges]),
+                            planner.tol_m)
+            grown = lengthen(shun.cycles, extra.edges, pts, target_m, planner.tol_m,
+                             step_m=_LENGTHEN_STEP * target_m)
+            if _distinct(planner, grown, chosen):
+                extra.edges, extra.length_m = grown, planner.length(grown)
         if extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m:
             chosen.append(extra)
     if len(chosen) < alternatives:
