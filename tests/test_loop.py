@@ -353,6 +353,19 @@ def test_three_alternatives_pairwise_distinct(sights: tuple[str, ...], target_km
             assert shared / min(a.length_m, b.length_m) <= 0.5
 
 
+def test_alternatives_do_not_double_back(tsukuba: City, university: Network) -> None:
+    """Three 8 km loops from the University in the strip's 33 km of ways: two distinct
+    ones exist that ride nothing twice; the third distinct one found rode 14 % twice
+    (and the second 11 %, a repair found a clean one). An alternative may ride at most
+    a tenth of its length twice beyond the dead ends every loop rides."""
+    start = _snap(tsukuba, university, "univ")
+    loops = plan_loops(university, start, [], target_km=8, alternatives=3)
+    assert len(loops) >= 2
+    for loop in loops:
+        _check_loop(loop, university)
+        assert loop.overlap_ratio - loop.forced_overlap_ratio <= 0.1 + 1e-9
+
+
 def test_preferences_change_the_way_mix(tsukuba: City, science_city: Network) -> None:
     from ringroute.loop import Preferences
 

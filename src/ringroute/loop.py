@@ -83,6 +83,9 @@ _UNTANGLE_MAX_CHANGE = 0.1
 _REPAIR_ALL_EDGES = 10_000
 #: distinct loops share at most this part of the shorter one's length
 _MAX_SHARED = 0.5
+#: an alternative rides at most this share of its length twice (dead ends to stops
+#: aside): a loop that doubles back more is no option beside a clean one
+_MAX_ALT_REPEATED = 0.1
 #: loops grown by faces when no detour makes any long enough, and the share of the
 #: target added per step (see :func:`ringroute._repair.lengthen`)
 _LENGTHEN_TRIES = 3
@@ -1047,7 +1050,8 @@ def _plan_on(
         raise InfeasibleLoopError(msg)
     chosen: list[_Candidate] = []
     for c in feasible:
-        if _distinct(planner, c.edges, chosen):
+        if _distinct(planner, c.edges, chosen) and (
+                not chosen or _fair_alternative(planner, c, chosen, pts, target_m, rank)):
             chosen.append(c)
         if len(chosen) == alternatives:
             break
@@ -1067,7 +1071,8 @@ def _plan_on(
                              step_m=_LENGTHEN_STEP * target_m)
             if _distinct(planner, grown, chosen):
                 extra.edges, extra.length_m = grown, planner.length(grown)
-        if extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m:
+        if (extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m
+                and _fair_alternative(planner, extra, chosen, pts, target_m, rank)):
             chosen.append(extra)
     if len(chosen) < alternatives:
         log.warning("found %d distinct loops of the %d asked for", len(chosen), alternatives)
@@ -1139,6 +1144,34 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     if best is not None:
         best.label = f"alternative ({best.label})"
     return best
+
+
+def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candidate],
+                      pts: Sequence[int], target_m: float,
+                      rank: Callable[[list[int]], tuple[bool, float]]) -> bool:
+    """Whether loop ``c`` may be offered beside ``chosen``.
+
+    It may if it rides at most :data:`_MAX_ALT_REPEATED` of its length twice beyond
+    the dead ends to the stops (which every loop through them rides twice). A loop
+    over that is repaired first (see :func:`~ringroute._repair.repair`) if no
+    repair was tried on it; the repair is kept if it ranks better and stays distinct.
+    """
+    forced_m = planner.r.forced_repeat_m(pts)
+    if _avoidable_share(planner, c.edges, forced_m) > _MAX_ALT_REPEATED and not c.repair_tried:
+        c.repair_tried = True
+        mended = repair(planner.cycles, c.edges, pts, target_m, planner.tol_m)
+        if (mended is not None and rank(mended) < rank(c.edges)
+                and _distinct(planner, mended, chosen)):
+            c.edges, c.length_m = mended, planner.length(mended)
+    return _avoidable_share(planner, c.edges, forced_m) <= _MAX_ALT_REPEATED
+
+
+def _avoidable_share(p: _Planner, edges: Sequence[int], forced_m: float) -> float:
+    """Share of the loop's length on ways it rides more than once, but ``forced_m``."""
+    idx = np.asarray(edges, dtype=np.int64)
+    length = max(p.length(edges), 1.0)
+    share = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
+    return max(0.0, share - forced_m / length)
 
 
 def _ridable_m(r: Router, stops: Sequence[int]) -> float:
