@@ -13,6 +13,7 @@ from tests.test_cyclespace import _check, _figure_eight, _grid, _ridden_twice, _
 
 from ringroute._cyclespace import CycleSpace
 from ringroute._repair import _reroute_same_way, lengthen, repair
+from ringroute._router import Router
 from ringroute.network import Network
 
 
@@ -35,13 +36,20 @@ def test_repair_replaces_an_out_and_back_on_a_grid() -> None:
     _check(r, loop, stops, 2800.0, 15.0, cs)
 
 
+def _block_on_grid(n: int, i: int) -> tuple[Router, CycleSpace, dict[tuple[int, int], int],
+                                            list[int]]:
+    """A grid of n x n nodes 200 m apart, its faces, its node indices by (row, column),
+    and a loop around the block whose top left corner is (i, i)."""
+    r = _grid(n, n).router
+    cs = CycleSpace(r, r.cost)
+    node = {(a, b): r.index[a * n + b] for a in range(n) for b in range(n)}
+    corners = [(i, i), (i, i + 1), (i + 1, i + 1), (i + 1, i), (i, i)]
+    return r, cs, node, _walk(r, [node[c] for c in corners])
+
+
 def test_lengthen_grows_a_block_into_a_long_loop() -> None:
     """One 800 m block grown to 6 km on a grid of 200 m blocks, through two stops."""
-    net = _grid(9, 9)
-    r = net.router
-    cs = CycleSpace(r, r.cost)
-    node = {(i, j): r.index[i * 9 + j] for i in range(9) for j in range(9)}
-    block = _walk(r, [node[(4, 4)], node[(4, 5)], node[(5, 5)], node[(5, 4)], node[(4, 4)]])
+    r, cs, node, block = _block_on_grid(9, 4)
     stops = [node[(4, 4)], node[(5, 5)]]
     reached: list[float] = []
     loop = lengthen(cs, block, stops, 6000.0, 15.0, step_m=1000.0, progress=reached.append)
@@ -56,11 +64,7 @@ def test_lengthen_prefers_blocks_that_keep_the_loop_flowing() -> None:
     outline; a rectangle has 4): each step takes, of the blocks that give the length
     asked, those that add least turn cost. Taking the one closest to the step's goal
     instead (as repairs do) gives 10 corners here."""
-    net = _grid(9, 9)
-    r = net.router
-    cs = CycleSpace(r, r.cost)
-    node = {(i, j): r.index[i * 9 + j] for i in range(9) for j in range(9)}
-    block = _walk(r, [node[(4, 4)], node[(4, 5)], node[(5, 5)], node[(5, 4)], node[(4, 4)]])
+    r, cs, node, block = _block_on_grid(9, 4)
     loop = lengthen(cs, block, [node[(4, 4)]], 4800.0, 15.0, step_m=1000.0)
     _check(r, loop, [node[(4, 4)]], 4800.0, 15.0, cs)
     idx = np.asarray(loop)
@@ -71,11 +75,7 @@ def test_lengthen_returns_the_longest_loop_it_reached() -> None:
     """A grid of 3 x 3 blocks has 4.8 km of ways; no loop rides them all (its inner
     junctions have four ways, its edge ones three): 20 km is out of reach, and the
     loop returned is still valid and longer than the block it started from."""
-    net = _grid(4, 4)
-    r = net.router
-    cs = CycleSpace(r, r.cost)
-    node = {(i, j): r.index[i * 4 + j] for i in range(4) for j in range(4)}
-    block = _walk(r, [node[(1, 1)], node[(1, 2)], node[(2, 2)], node[(2, 1)], node[(1, 1)]])
+    r, cs, node, block = _block_on_grid(4, 1)
     loop = lengthen(cs, block, [node[(1, 1)]], 20_000.0, 15.0, step_m=1000.0)
     length = float(r.length[loop].sum())
     assert 800.0 < length < 4800.0
