@@ -873,12 +873,14 @@ def _run_twin(req: CompareRequest, routes: Sequence[GPXRoute], s: Settings,
     for i, (route, city, inside) in enumerate(zip(routes, cities, on_given, strict=True)):
         if inside and given is not None:
             network = given
-        else:
-            assert city is not None  # checked above
+        elif city is not None:
             if city.key not in by_city:
                 by_city[city.key] = load_network(city, settings=s, download=req.download,
                                                  progress=progress)
             network = by_city[city.key]
+        else:  # pragma: no cover - such a route was refused above
+            msg = f"no network for {route.source!r}"
+            raise RuntimeError(msg)
         if progress is not None:
             progress(f"matching {route.source}", 0.3 + 0.3 * i)
         metrics.append(compare_route(route, network, city=city, speed_kmh=req.speed_kmh,
