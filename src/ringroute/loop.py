@@ -1075,7 +1075,11 @@ def _plan_on(
                 and _fair_alternative(planner, extra, chosen, pts, target_m, rank)):
             chosen.append(extra)
     if len(chosen) < alternatives:
-        log.warning("found %d distinct loops of the %d asked for", len(chosen), alternatives)
+        log.warning("found %d distinct loop%s of the %d asked for; no other loop of that "
+                    "length was found that shares at most %.0f%% with each and rides at "
+                    "most %.0f%% twice",
+                    len(chosen), "" if len(chosen) == 1 else "s", alternatives,
+                    100 * _MAX_SHARED, 100 * _MAX_ALT_REPEATED)
     for k, c in enumerate(chosen):
         others = chosen[:k] + chosen[k + 1:]
         for better in _polish(planner, c.edges, pts, target_m, rank,
