@@ -1171,7 +1171,7 @@ def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candid
 
 
 def _avoidable_share(p: _Planner, edges: Sequence[int], forced_m: float) -> float:
-    """Share of the loop's length on ways it rides more than once, but ``forced_m``."""
+    """Share of the loop's length on ways it rides more than once, less ``forced_m``."""
     idx = np.asarray(edges, dtype=np.int64)
     length = max(p.length(edges), 1.0)
     share = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
