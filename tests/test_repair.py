@@ -206,3 +206,36 @@ def test_property_repairs_are_valid_loops(n: int, m: int, oneway: bool, spur: in
     loop = repair(cs, walk, stops, target, 100.0)
     if loop is not None:
         _check(r, loop, stops, target, 100.0, cs)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(5, 9), m=st.integers(5, 9), oneway=st.booleans(),
+    picks=st.lists(st.integers(0, 10_000), min_size=2, max_size=4),
+    share=st.floats(0.1, 0.6),
+)
+def test_property_lengthened_loops_are_valid(n: int, m: int, oneway: bool, picks: list[int],
+                                             share: float) -> None:
+    """Whatever the grid, one-way streets and stops: a loop through the stops grown
+    towards a share of all ways stays a valid loop through them and does not overshoot;
+    it gets within 400 m of the target (every closed walk on a grid of 200 m blocks is
+    a multiple of 400 m long; steps that fit no block size are doubled)."""
+    net = _grid(n, m, oneway)
+    r = net.router
+    cs = CycleSpace(r, r.cost)
+    stops = list(dict.fromkeys(p % r.n_nodes for p in picks))
+    if len(stops) < 2:
+        return
+    walk: list[int] = []
+    for a, b in pairwise([*stops, stops[0]]):
+        walk += r.path_edges(r.shortest_paths(a, r.length), b)
+    start = repair(cs, walk, stops, max(1.2 * float(r.length[walk].sum()), 1600.0), 400.0)
+    if start is None:
+        return
+    start_m = float(r.length[start].sum())
+    target = max(start_m, share * float(cs.length_m.sum()))
+    grown = lengthen(cs, start, stops, target, 15.0, step_m=0.05 * target)
+    length = float(r.length[grown].sum())
+    _check(r, grown, stops, length, 1e-6, cs)
+    assert target - 400.0 < length <= target + 15.0

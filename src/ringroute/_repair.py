@@ -17,7 +17,7 @@ little more length at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -28,9 +28,11 @@ from ringroute._types import BoolArray, FloatArray, IntArray
 _TRY_PER_STEP = 60
 #: faces tried first when two are added at once (see ``_search_pair``)
 _PAIR_FIRST = 8
-#: a lengthening step that fails is halved until it is shorter than this many
-#: tolerances (see :func:`lengthen`)
+#: a lengthening step that fails is halved, not below this many tolerances (see
+#: :func:`lengthen`); lengthening stops after this many failed steps in all (each is
+#: a whole search: a loop that cannot grow must not take minutes to say so)
 _MIN_STEP_TOLS = 4.0
+_MAX_FAILED_STEPS = 12
 
 
 def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
@@ -92,9 +94,13 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
     """The loop grown by faces towards ``target_m``, a step of at most ``step_m`` at a time.
 
     Each step asks :func:`repair` for a loop a fifth to all of ``step_m`` longer
-    than the last one (the last step for ``target_m`` itself, within ``tol_m``),
-    starting from the last one's ways; a step that finds none is halved, down to
-    :data:`_MIN_STEP_TOLS` tolerances.
+    than the last one, starting from the last one's ways; the last step asks for
+    ``target_m`` itself (within ``tol_m``), else for as close below it as a step gets.
+    A step that finds none is halved, down to :data:`_MIN_STEP_TOLS` tolerances, then
+    doubled up to about a typical face (see ``_step_sizes``), and the next step starts
+    from the size that worked;
+    after :data:`_MAX_FAILED_STEPS` failed steps in all the longest loop reached is
+    returned.
     Small steps keep each search short: one search for the whole difference adds
     the largest faces first and stalls where they cut the set apart.
 
@@ -125,21 +131,54 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
     """
     cur = list(edges)
     cur_m = float(cs.r.length[np.asarray(cur, dtype=np.int64)].sum()) if cur else 0.0
+    failed = 0
     step = step_m
-    while cur_m < target_m - tol_m and step >= _MIN_STEP_TOLS * tol_m:
-        if target_m - cur_m <= step:
-            goal, goal_tol = target_m, tol_m
-        else:  # on the way: anything from a fifth of a step to a whole one more
-            goal, goal_tol = cur_m + 0.6 * step, 0.4 * step
-        grown = repair(cs, cur, stops, goal, goal_tol, max_moves=max_moves, flow=True)
+    block_m = float(np.median(cs.face_sums[0])) if cs.n_faces else 0.0
+    while cur_m < target_m - tol_m and failed < _MAX_FAILED_STEPS:
+        need = target_m - cur_m
+        grown = None
+        for size in _step_sizes(step, need, _MIN_STEP_TOLS * tol_m, block_m):
+            # on the way: anything from a fifth of a step to a whole one more; the
+            # last step: the target, else as close below it as a step gets
+            goals = ([(target_m, tol_m)] if need <= size else []) + [
+                (cur_m + 0.6 * min(size, need), 0.4 * min(size, need))]
+            for goal, goal_tol in goals:
+                grown = repair(cs, cur, stops, goal, goal_tol, max_moves=max_moves, flow=True)
+                if grown is not None:
+                    break
+                failed += 1
+            if grown is not None:
+                step = size  # the next step starts from the size that worked
+                break
+            if failed >= _MAX_FAILED_STEPS:
+                break
         if grown is None:
-            step /= 2.0
-            continue
+            break
         cur = grown
         cur_m = float(cs.r.length[np.asarray(cur, dtype=np.int64)].sum())
         if progress is not None:
             progress(cur_m)
     return cur
+
+
+def _step_sizes(step_m: float, need_m: float, min_m: float, block_m: float
+                ) -> Iterator[float]:
+    """Step sizes to try: ``step_m`` halved twice, then doubled up to a face or two.
+
+    Halved not below ``min_m``; doubled while below ``block_m`` and ``need_m``. A face
+    adds about its length less twice what it shares with the set: where no face fits a
+    step much smaller than a typical one (``block_m``), a larger step may.
+    """
+    size = min(step_m, need_m)
+    for _ in range(3):
+        if size < min_m:
+            break
+        yield size
+        size /= 2.0
+    size = 2.0 * step_m
+    while size < 2.0 * min(need_m, block_m):
+        yield min(size, need_m)
+        size *= 2.0
 
 
 def _reroute_same_way(cs: CycleSpace, used: BoolArray, edges: IntArray) -> BoolArray | None:
