@@ -18,6 +18,15 @@ def _walk(r: Router, nodes: list[int]) -> list[int]:
     return [r.edge_index(a, b) for a, b in pairwise(nodes)]
 
 
+def _tour(r: Router, stops: list[int]) -> list[int]:
+    """The shortest tour through ``stops`` in their order, back to the first (legs may
+    share ways)."""
+    walk: list[int] = []
+    for a, b in pairwise([*stops, stops[0]]):
+        walk += r.path_edges(r.shortest_paths(a, r.length), b)
+    return walk
+
+
 def _check(r: Router, loop: list[int], stops: list[int], target_m: float, tol_m: float,
            cs: CycleSpace) -> None:
     """A repaired loop is a closed walk from the start, rides no way twice (but

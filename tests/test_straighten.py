@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.test_cyclespace import _check, _grid, _turns, _walk, _with_spur
+from tests.test_cyclespace import _check, _grid, _tour, _turns, _walk, _with_spur
 
 from ringroute._cyclespace import CycleSpace
 from ringroute._repair import repair
@@ -62,9 +60,7 @@ def test_property_straightened_loops_are_valid(n: int, m: int, oneway: bool, spu
     stops = list(dict.fromkeys(p % r.n_nodes for p in picks))
     if len(stops) < 2:
         return
-    walk: list[int] = []
-    for a, b in pairwise([*stops, stops[0]]):
-        walk += r.path_edges(r.shortest_paths(a, r.length), b)
+    walk = _tour(r, stops)
     target = min(max(float(r.length[walk].sum()) * extra, 1600.0),
                  0.5 * float(cs.length_m.sum()))
     loop = repair(cs, walk, stops, target, 100.0)
