@@ -138,6 +138,29 @@ def test_ridable_length_counts_cycles_once_and_dead_ends_to_stops_twice() -> Non
     assert _ridable_m(r, [r.index[4], r.index[901]]) == pytest.approx(2400.0 + 4 * 180.0)
 
 
+def test_a_loop_that_doubles_back_tells_the_clean_length(science_city: Network,
+                                                         caplog: pytest.LogCaptureFixture
+                                                         ) -> None:
+    """3.91 km through three sights in the Science City is about the shortest loop
+    through them (3.95 km), and that one rides everything twice. The planner says
+    how long a loop riding nothing twice but the dead ends to the sights would be;
+    planned at that length, the loop rides only those twice."""
+    def at(node: int) -> SnappedPlace:
+        g = science_city.graph.nodes[node]
+        return snap(Place(key=f"n{node}", lat=g["y"], lon=g["x"]), science_city, max_snap_m=50)
+
+    start, via = at(5388602531), [at(n) for n in (5388537637, 1435107233, 311752495)]
+    with caplog.at_level(logging.WARNING, logger="ringroute"):
+        loop = plan_loops(science_city, start, via, target_km=3.91)[0]
+    assert loop.overlap_ratio > 0.5
+    hint = re.search(r"nothing twice \(dead ends to sights aside\) is about ([0-9.]+) km "
+                     r"long here: try --km ([0-9.]+)", caplog.text)
+    assert hint is not None, caplog.text
+    clean = plan_loops(science_city, start, via, target_km=float(hint[2]))[0]
+    _check_loop(clean, science_city)
+    assert clean.overlap_ratio == pytest.approx(clean.forced_overlap_ratio, abs=1e-9)
+
+
 def test_planning_reports_progress(tsukuba: City, university: Network) -> None:
     """Stages in order, fractions never going back, ending at "done" (1.0); each
     candidate's tuning is a stage of its own."""

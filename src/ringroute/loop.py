@@ -86,6 +86,9 @@ _MAX_SHARED = 0.5
 #: an alternative rides at most this share of its length twice (dead ends to stops
 #: aside): a loop that doubles back more is no option beside a clean one
 _MAX_ALT_REPEATED = 0.1
+#: multiples of the target at which a loop riding nothing twice is sought when the
+#: best loop doubles back (see ``_hint_clean_length``)
+_CLEAN_FACTORS = (1.1, 1.25, 1.5, 2.0)
 #: loops grown by faces when no detour makes any long enough, and the share of the
 #: target added per step (see :func:`ringroute._repair.lengthen`)
 _LENGTHEN_TRIES = 3
@@ -1087,6 +1090,7 @@ def _plan_on(
             if _distinct(planner, better, others):
                 c.edges = better
                 c.length_m = planner.length(c.edges)
+    _hint_clean_length(planner, chosen[0], pts, target_m, most_m)
     if progress is not None:
         progress("done", 1.0)
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
@@ -1168,6 +1172,33 @@ def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candid
                 and _distinct(planner, mended, chosen)):
             c.edges, c.length_m = mended, planner.length(mended)
     return _avoidable_share(planner, c.edges, forced_m) <= _MAX_ALT_REPEATED
+
+
+def _hint_clean_length(planner: _Planner, best: _Candidate, pts: Sequence[int],
+                       target_m: float, most_m: float) -> None:
+    """Tell how long a loop riding nothing twice would be, if the best one doubles back.
+
+    Near the shortest loop through the stops, the only loop of the length asked may
+    ride much of its way twice (an out-and-back). If the best loop rides more than
+    :data:`_MAX_ALT_REPEATED` of its length twice beyond the dead ends to the stops,
+    loops of :data:`_CLEAN_FACTORS` times the target are sought (repairs of it) and the
+    first that rides nothing twice but those dead ends is named in a warning.
+    """
+    forced_m = planner.r.forced_repeat_m(pts)
+    if _avoidable_share(planner, best.edges, forced_m) <= _MAX_ALT_REPEATED:
+        return
+    for factor in _CLEAN_FACTORS:
+        want_m = factor * target_m
+        if want_m > most_m:
+            return
+        clean = repair(planner.cycles, best.edges, pts, want_m, 0.05 * want_m)
+        if clean is not None and _avoidable_share(planner, clean, forced_m) < 1e-6:
+            log.warning("the loop rides %.0f%% of its length twice; a loop that rides "
+                        "nothing twice (dead ends to sights aside) is about %.1f km long "
+                        "here: try --km %.1f",
+                        100 * _avoidable_share(planner, best.edges, 0.0),
+                        planner.length(clean) / 1000, planner.length(clean) / 1000)
+            return
 
 
 def _avoidable_share(p: _Planner, edges: Sequence[int], forced_m: float) -> float:
