@@ -26,6 +26,12 @@ def _snap(city: City, net: Network, key: str) -> SnappedPlace:
     return snap(resolve(key, city), net, max_snap_m=500)
 
 
+def _at_node(net: Network, node: int) -> SnappedPlace:
+    """A place at an OSM node of ``net``, snapped as the CLI snaps a ``lat,lon``."""
+    g = net.graph.nodes[node]
+    return snap(Place(key=f"n{node}", lat=g["y"], lon=g["x"]), net, max_snap_m=50)
+
+
 def _check_loop(loop: Loop, net: Network) -> None:
     """Invariants every planned loop must satisfy."""
     g = net.graph
@@ -145,11 +151,8 @@ def test_a_loop_that_doubles_back_tells_the_clean_length(science_city: Network,
     through them (3.95 km), and that one rides everything twice. The planner says
     how long a loop riding nothing twice but the dead ends to the sights would be;
     planned at that length, the loop rides only those twice."""
-    def at(node: int) -> SnappedPlace:
-        g = science_city.graph.nodes[node]
-        return snap(Place(key=f"n{node}", lat=g["y"], lon=g["x"]), science_city, max_snap_m=50)
-
-    start, via = at(5388602531), [at(n) for n in (5388537637, 1435107233, 311752495)]
+    start = _at_node(science_city, 5388602531)
+    via = [_at_node(science_city, n) for n in (5388537637, 1435107233, 311752495)]
     with caplog.at_level(logging.WARNING, logger="ringroute"):
         loop = plan_loops(science_city, start, via, target_km=3.91)[0]
     assert loop.overlap_ratio > 0.5
@@ -183,11 +186,7 @@ def test_planning_reports_progress(tsukuba: City, university: Network) -> None:
 def test_a_loop_filling_much_of_its_network_is_grown_by_faces(science_city: Network) -> None:
     """67.5 km through one sight in the Science City's 228 km of ways: detours alone
     reached 59.6 km and the request was refused; growing the loop by blocks plans it."""
-    def at(node: int) -> SnappedPlace:
-        g = science_city.graph.nodes[node]
-        return snap(Place(key=f"n{node}", lat=g["y"], lon=g["x"]), science_city, max_snap_m=50)
-
-    start, sight = at(1435111615), at(1433551255)
+    start, sight = _at_node(science_city, 1435111615), _at_node(science_city, 1433551255)
     assert (start.node, sight.node) == (1435111615, 1433551255)
     loop = plan_loops(science_city, start, [sight], target_km=67.54)[0]
     _check_loop(loop, science_city)
