@@ -140,8 +140,9 @@ def test_ridable_length_counts_cycles_once_and_dead_ends_to_stops_twice() -> Non
         g.add_edge(u, v, **{**attrs, "length_m": 180.0, "length": 180.0})
         g.add_edge(v, u, **{**attrs, "length_m": 180.0, "length": 180.0})
     r = Network(g, "generated").router
-    assert _ridable_m(r, [r.index[4]]) == pytest.approx(2400.0)
-    assert _ridable_m(r, [r.index[4], r.index[901]]) == pytest.approx(2400.0 + 4 * 180.0)
+    assert _ridable_m(r, r.forced_repeat_m([r.index[4]])) == pytest.approx(2400.0)
+    spur_stop = r.forced_repeat_m([r.index[4], r.index[901]])
+    assert _ridable_m(r, spur_stop) == pytest.approx(2400.0 + 4 * 180.0)
 
 
 def test_a_loop_that_doubles_back_tells_the_clean_length(science_city: Network,

@@ -43,6 +43,8 @@ def test_bridges_match_networkx(university: Network) -> None:
     assert expected.any()  # the campus strip has dead ends
     # the core holds no bridge
     assert not (r.bridge_edge & r.core[r.src] & r.core[r.dst]).any()
+    # per physical way: a way is a bridge exactly where its edges are
+    np.testing.assert_array_equal(r.bridge_way[r.ways.of_edge], r.bridge_edge)
 
 
 def test_paths_read_off_searches_from_and_towards_a_node(science_city: Network) -> None:

@@ -94,8 +94,7 @@ class CycleSpace:
         self.extra_m: FloatArray = self.length_m * per_m
         self.weights = weights
         #: ways that are bridges of the whole network (a loop over one rides it back)
-        self.bridge: BoolArray = np.zeros(n_phys, dtype=bool)
-        self.bridge[self.phys[r.bridge_edge]] = True
+        self.bridge: BoolArray = r.bridge_way
         #: the part of the network between bridges each node lies in, the node count
         #: of each part, and the tree of parts joined by the bridges (edge attribute
         #: ``edge``: a directed edge of the bridge)

@@ -244,6 +244,14 @@ class Router:
         return np.asarray(bridge[ways.of_edge])
 
     @cached_property
+    def bridge_way(self) -> npt.NDArray[np.bool_]:
+        """Whether each physical way (:attr:`ways`) is a bridge (see :attr:`bridge_edge`)."""
+        ways = self.ways
+        bridge = np.zeros(len(ways.a), dtype=bool)
+        bridge[ways.of_edge[self.bridge_edge]] = True
+        return bridge
+
+    @cached_property
     def bridge_parts(self) -> tuple[IntArray, IntArray, nx.Graph]:
         """The parts of the network between its bridges (:attr:`bridge_edge`).
 

@@ -919,7 +919,9 @@ def _plan_on(
         )
         raise InfeasibleLoopError(msg)
 
-    most_m = _ridable_m(r, pts)
+    # what every loop through the stops rides twice: the dead ends to them
+    forced_m = r.forced_repeat_m(pts)
+    most_m = _ridable_m(r, forced_m)
     if target_m * (1 - tolerance) > most_m:
         msg = (
             f"target {target_km:g} km is too long for this network: a loop that rides no "
@@ -1054,7 +1056,8 @@ def _plan_on(
     chosen: list[_Candidate] = []
     for c in feasible:
         if _distinct(planner, c.edges, chosen) and (
-                not chosen or _fair_alternative(planner, c, chosen, pts, target_m, rank)):
+                not chosen or _fair_alternative(planner, c, chosen, pts, target_m, forced_m,
+                                                rank)):
             chosen.append(c)
         if len(chosen) == alternatives:
             break
@@ -1075,7 +1078,7 @@ def _plan_on(
             if _distinct(planner, grown, chosen):
                 extra.edges, extra.length_m = grown, planner.length(grown)
         if (extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m
-                and _fair_alternative(planner, extra, chosen, pts, target_m, rank)):
+                and _fair_alternative(planner, extra, chosen, pts, target_m, forced_m, rank)):
             chosen.append(extra)
     if len(chosen) < alternatives:
         log.warning("found %d distinct loop%s of the %d asked for; no other loop of that "
@@ -1090,7 +1093,7 @@ def _plan_on(
             if _distinct(planner, better, others):
                 c.edges = better
                 c.length_m = planner.length(c.edges)
-    _hint_clean_length(planner, chosen[0], pts, target_m, most_m)
+    _hint_clean_length(planner, chosen[0], pts, target_m, forced_m, most_m)
     if progress is not None:
         progress("done", 1.0)
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
@@ -1155,16 +1158,15 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
 
 
 def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candidate],
-                      pts: Sequence[int], target_m: float,
+                      pts: Sequence[int], target_m: float, forced_m: float,
                       rank: Callable[[list[int]], tuple[bool, float]]) -> bool:
     """Whether loop ``c`` may be offered beside ``chosen``.
 
     It may if it rides at most :data:`_MAX_ALT_REPEATED` of its length twice beyond
-    the dead ends to the stops (which every loop through them rides twice). A loop
-    over that is repaired first (see :func:`~ringroute._repair.repair`) if no
+    the dead ends to the stops (``forced_m``: every loop through them rides those
+    twice). A loop over that is repaired first (see :func:`~ringroute._repair.repair`) if no
     repair was tried on it; the repair is kept if it ranks better and stays distinct.
     """
-    forced_m = planner.r.forced_repeat_m(pts)
     if _avoidable_share(planner, c.edges, forced_m) > _MAX_ALT_REPEATED and not c.repair_tried:
         c.repair_tried = True
         mended = repair(planner.cycles, c.edges, pts, target_m, planner.tol_m)
@@ -1175,16 +1177,16 @@ def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candid
 
 
 def _hint_clean_length(planner: _Planner, best: _Candidate, pts: Sequence[int],
-                       target_m: float, most_m: float) -> None:
+                       target_m: float, forced_m: float, most_m: float) -> None:
     """Tell how long a loop riding nothing twice would be, if the best one doubles back.
 
     Near the shortest loop through the stops, the only loop of the length asked may
     ride much of its way twice (an out-and-back). If the best loop rides more than
-    :data:`_MAX_ALT_REPEATED` of its length twice beyond the dead ends to the stops,
+    :data:`_MAX_ALT_REPEATED` of its length twice beyond the dead ends to the stops
+    (``forced_m``),
     loops of :data:`_CLEAN_FACTORS` times the target are sought (repairs of it) and the
     first that rides nothing twice but those dead ends is named in a warning.
     """
-    forced_m = planner.r.forced_repeat_m(pts)
     if _avoidable_share(planner, best.edges, forced_m) <= _MAX_ALT_REPEATED:
         return
     for factor in _CLEAN_FACTORS:
@@ -1196,29 +1198,29 @@ def _hint_clean_length(planner: _Planner, best: _Candidate, pts: Sequence[int],
             log.warning("the loop rides %.0f%% of its length twice; a loop that rides "
                         "nothing twice (dead ends to sights aside) is about %.1f km long "
                         "here: try --km %.1f",
-                        100 * _avoidable_share(planner, best.edges, 0.0),
+                        100 * _repeated_share(planner, best.edges),
                         planner.length(clean) / 1000, planner.length(clean) / 1000)
             return
 
 
 def _avoidable_share(p: _Planner, edges: Sequence[int], forced_m: float) -> float:
     """Share of the loop's length on ways it rides more than once, less ``forced_m``."""
+    return max(0.0, _repeated_share(p, edges) - forced_m / max(p.length(edges), 1.0))
+
+
+def _repeated_share(p: _Planner, edges: Sequence[int]) -> float:
+    """Share of the loop's length on ways it rides more than once (either direction)."""
     idx = np.asarray(edges, dtype=np.int64)
-    length = max(p.length(edges), 1.0)
-    share = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
-    return max(0.0, share - forced_m / length)
+    return repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
 
 
-def _ridable_m(r: Router, stops: Sequence[int]) -> float:
-    """The longest loop through ``stops`` on ``r`` that rides no way twice (m).
+def _ridable_m(r: Router, forced_m: float) -> float:
+    """The longest loop on ``r`` that rides no way twice but the dead ends to its stops (m).
 
-    It rides at most every way on a cycle once, and the dead ends to stops
-    there and back.
+    It rides at most every way on a cycle once, and the dead ends to the stops
+    (``forced_m``, there and back).
     """
-    ways = r.ways
-    bridge = np.zeros(len(ways.a), dtype=bool)
-    bridge[ways.of_edge[r.bridge_edge]] = True
-    return float(ways.length_m[~bridge].sum()) + r.forced_repeat_m(stops)
+    return float(r.ways.length_m[~r.bridge_way].sum()) + forced_m
 
 
 def _reachable_router(r: Router, start: int, via: Sequence[int], radius_m: float) -> Router:
@@ -1267,7 +1269,7 @@ def _quick_score(p: _Planner, edges: Sequence[int], target_m: float) -> float:
     idx = np.asarray(edges, dtype=np.int64)
     length = float(p.r.length[idx].sum())
     err = max(0.0, abs(length - target_m) / target_m - 0.02)
-    rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
+    rep = _repeated_share(p, edges)
     return 3.0 * err + 10.0 * rep + float(p.w[idx].sum()) / max(length, 1.0)
 
 
@@ -1275,7 +1277,7 @@ def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float)
     idx = np.asarray(edges, dtype=np.int64)
     length = float(p.r.length[idx].sum())
     err = abs(length - target_m) / target_m
-    rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
+    rep = _repeated_share(p, edges)
     cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
     # beyond half a per cent the length error outweighs everything: riders asked for it
     return (10.0 * err + 100.0 * max(0.0, err - 0.005) + 30.0 * rep + cost_ratio
@@ -1288,7 +1290,7 @@ def _shape_score(p: _Planner, edges: Sequence[int]) -> float:
         return math.inf
     idx = np.asarray(edges, dtype=np.int64)
     length = float(p.r.length[idx].sum())
-    rep = repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
+    rep = _repeated_share(p, edges)
     return 10.0 * rep + float(p.w[idx].sum()) / max(length, 1.0) + 0.1 * (
         _junction_turns_per_km(p, edges))
 
