@@ -1008,8 +1008,8 @@ def _plan_on(
         if _repeats(planner, c.edges, avoidable=True):
             tries += 1
             c.repair_tried = True
-            mended = repair(planner.cycles, c.edges, pts, target_m, planner.tol_m)
-            if mended is not None and rank(mended) < rank(c.edges):
+            mended = _mended(planner, c.edges, pts, target_m, rank)
+            if mended is not None:
                 c.edges = mended
                 c.length_m = planner.length(c.edges)
                 c.score = _score(network, planner, c.edges, target_m)
@@ -1111,8 +1111,8 @@ def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: f
     :func:`~ringroute._straighten.straighten`) -- if that ranks better and turns no more often.
     """
     if mend and _repeats(planner, edges, avoidable=True):
-        mended = repair(planner.cycles, edges, pts, target_m, planner.tol_m)
-        if mended is not None and rank(mended) < rank(edges):
+        mended = _mended(planner, edges, pts, target_m, rank)
+        if mended is not None:
             edges = mended
             yield edges
     if abs(planner.length(edges) - target_m) <= planner.tol_m:
@@ -1120,6 +1120,13 @@ def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: f
         if (straight is not None and rank(straight) < rank(edges)
                 and _turn_count(planner, straight) <= _turn_count(planner, edges)):
             yield straight
+
+
+def _mended(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
+            rank: Callable[[list[int]], tuple[bool, float]]) -> list[int] | None:
+    """The loop repaired (see :func:`~ringroute._repair.repair`), if that ranks better."""
+    mended = repair(planner.cycles, edges, pts, target_m, planner.tol_m)
+    return mended if mended is not None and rank(mended) < rank(edges) else None
 
 
 def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
@@ -1169,9 +1176,8 @@ def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candid
     """
     if _avoidable_share(planner, c.edges, forced_m) > _MAX_ALT_REPEATED and not c.repair_tried:
         c.repair_tried = True
-        mended = repair(planner.cycles, c.edges, pts, target_m, planner.tol_m)
-        if (mended is not None and rank(mended) < rank(c.edges)
-                and _distinct(planner, mended, chosen)):
+        mended = _mended(planner, c.edges, pts, target_m, rank)
+        if mended is not None and _distinct(planner, mended, chosen):
             c.edges, c.length_m = mended, planner.length(mended)
     return _avoidable_share(planner, c.edges, forced_m) <= _MAX_ALT_REPEATED
 
