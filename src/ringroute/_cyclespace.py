@@ -369,46 +369,62 @@ class CycleSpace:
             dy = r.ym[m_nodes][:, None] - r.ym[o_nodes][None, :]
             i, j = np.unravel_index(int(np.argmin(np.hypot(dx, dy))), dx.shape)
             a, b = int(m_nodes[i]), int(o_nodes[j])
-            detour = self._detour_through(used, main, o_nodes)
-            trips = [detour] if detour else [
-                t for t in (self._round_trip(used, a, b), self._round_trip(used, b, a)) if t]
             # the cycle that leaves fewest parts (a round trip over the set's ways
-            # may cut it elsewhere), then the shortest; a set seen before means the
-            # joins go round in circles
-            options: list[tuple[int, float, int, BoolArray]] = []
-            for t in trips:
-                cycle = np.bincount(self.phys[np.asarray(t)], minlength=len(self.a)) % 2 == 1
-                after = used ^ cycle
-                options.append((len(self._pieces(after, stops)),
-                                float(self.length_m[cycle].sum()), len(options), after))
+            # may cut it elsewhere), then one that one-way ways leave ridable in one
+            # circuit (a detour may run against the way it replaces), then the one
+            # adding least length; round trips only where no detour does
+            options = self._join_options(used, stops,
+                                         self._detour_through(used, main, o_nodes))
+            if not options or min(options)[1] > 0:
+                options += self._join_options(
+                    used, stops,
+                    [t for t in (self._round_trip(used, a, b), self._round_trip(used, b, a)) if t],
+                    first=len(options))
             if not options:
                 return None
-            used = min(options)[3]
+            # a set seen before means the joins go round in circles
+            used = min(options)[4]
             key = np.packbits(used).tobytes()
             if key in seen:
                 return None
             seen.add(key)
         return None
 
+    def _join_options(self, used: BoolArray, stops: Sequence[int], cycles: list[list[int]],
+                      first: int = 0) -> list[tuple[int, int, float, int, BoolArray]]:
+        """The set with each closed walk of ``cycles`` added, as :meth:`join` ranks them.
+
+        Keys: the parts left, the paths :meth:`orient` misses, the length added, the
+        order (from ``first``); the set comes last.
+        """
+        before_m = float(self.length_m[used].sum())
+        options = []
+        for k, walk in enumerate(cycles):
+            after = used ^ (np.bincount(self.phys[np.asarray(walk)], minlength=len(self.a)) % 2
+                            == 1)
+            options.append((len(self._pieces(after, stops)), self.orient(np.nonzero(after)[0])[1],
+                            float(self.length_m[after].sum()) - before_m, first + k, after))
+        return options
+
     def _detour_through(self, used: BoolArray, main: set[int], piece: IntArray
-                        ) -> list[int]:
-        """A way of the main part and a detour along it through a node of ``piece``.
+                        ) -> list[list[int]]:
+        """Ways of the main part, each with a detour along it through a node of ``piece``.
 
         The way ``u -> v`` and the detour ``u -> x -> v`` (paths off the set's ways)
         form a cycle; adding it to the set swaps the way for the detour, which
         joins the piece without splitting the rest. Tries the set's ways nearest
-        to the piece; returns the shortest cycle found (directed edges: the way's
-        edge, then the detour), or an empty list.
+        to the piece, in both directions; returns the cycles found (directed
+        edges: the way's edge, then the detour), shortest detour first.
         """
         r = self.r
         ways = np.nonzero(used)[0]
         ways = ways[np.isin(self.a[ways], np.fromiter(main, np.int64, len(main)))]
         if not len(ways):
             return []
+        found: list[tuple[float, list[int]]] = []
         mx = 0.5 * (r.xm[self.a[ways]] + r.xm[self.b[ways]])
         my = 0.5 * (r.ym[self.a[ways]] + r.ym[self.b[ways]])
         dist = np.hypot(mx[:, None] - r.xm[piece][None, :], my[:, None] - r.ym[piece][None, :])
-        best: tuple[float, list[int]] | None = None
         w0 = self.weights.copy()
         w0[used[self.phys]] += SHUN_M
         for k in np.argsort(dist.min(axis=1), kind="stable")[:_DETOUR_WAYS].tolist():
@@ -427,9 +443,9 @@ class CycleSpace:
                 if not p2 or float(w1[np.asarray(p2)].sum()) >= SHUN_M:
                     continue
                 added = float(r.length[p1].sum() + r.length[p2].sum() - r.length[e])
-                if best is None or added < best[0]:
-                    best = (added, [e, *p1, *p2])
-        return [] if best is None else best[1]
+                found.append((added, [e, *p1, *p2]))
+        found.sort(key=lambda t: t[0])
+        return [cycle for _, cycle in found]
 
     def _round_trip(self, used: BoolArray, a: int, b: int) -> list[int]:
         """Cheapest path ``a -> b`` and one back avoiding it (and the set's ways).

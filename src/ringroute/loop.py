@@ -1073,8 +1073,8 @@ def _plan_on(
             # as above, grown by blocks; those with the chosen loops' ways cost more
             shun = _Planner(r, planner.penalized([e for c in chosen for e in c.edges]),
                             planner.tol_m)
-            grown = lengthen(shun.cycles, extra.edges, pts, target_m, planner.tol_m,
-                             step_m=_LENGTHEN_STEP * target_m)
+            grown = lengthen(shun.cycles, _pruned(planner, extra.edges, pts), pts, target_m,
+                             planner.tol_m, step_m=_LENGTHEN_STEP * target_m)
             if _distinct(planner, grown, chosen):
                 extra.edges, extra.length_m = grown, planner.length(grown)
         if (extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m
@@ -1207,6 +1207,40 @@ def _hint_clean_length(planner: _Planner, best: _Candidate, pts: Sequence[int],
                         100 * _repeated_share(planner, best.edges),
                         planner.length(clean) / 1000, planner.length(clean) / 1000)
             return
+
+
+def _pruned(p: _Planner, edges: Sequence[int], stops: Sequence[int]) -> list[int]:
+    """The loop without the rounds that make it ride a way twice, where no stop needs them.
+
+    Where a loop rides a way (not a bridge) a second time, the part between the two
+    rides is a round from the way's end back to it (ridden the other way) or to its
+    start (the same way); the loop without that round, and without the second ride,
+    is still closed. It is dropped if the rest is longer and still passes every stop
+    (a loop that leaves the start and comes home by the same way keeps its round;
+    the ride there and back stays). Lengthening
+    (see :func:`~ringroute._repair.lengthen`) can grow the shorter loop left; it
+    cannot grow one that rides ways twice where one-way streets block the repair.
+    """
+    cur = list(edges)
+    r = p.r
+    while True:
+        idx = np.asarray(cur, dtype=np.int64)
+        first: dict[int, int] = {}
+        for j, (w, bridge) in enumerate(zip(p.phys[idx].tolist(),
+                                            r.bridge_edge[idx].tolist(), strict=True)):
+            if bridge:
+                continue
+            i = first.setdefault(w, j)
+            if i == j:
+                continue
+            end = j if r.src[cur[i]] == r.src[cur[j]] else j + 1
+            kept = cur[:i] + cur[end:]
+            if (kept and p.length(kept) > p.length(cur[i:end])
+                    and set(stops) <= {int(v) for v in r.src[np.asarray(kept)]}):
+                cur = kept
+                break
+        else:
+            return cur
 
 
 def _avoidable_share(p: _Planner, edges: Sequence[int], forced_m: float) -> float:
