@@ -61,6 +61,45 @@ def test_count_turns_on_known_shapes(xy: list[tuple[float, float]], expected: in
     assert _reference(x, y) == expected
 
 
+@pytest.mark.parametrize(("xy", "expected"), [
+    ([(0, 0), (300, 0), (300, 200), (0, 200), (0, 0)], 4),          # a block, from a corner
+    ([(150, 0), (300, 0), (300, 200), (0, 200), (0, 0), (150, 0)], 4),  # from mid-side
+    ([(0, 0), (300, 0), (0, 200), (0, 0)], 3),                      # a triangle
+    # out 300 m and back the same way: a U-turn at each end (one across the start)
+    ([(0, 0), (300, 0), (0, 0)], 2),
+])
+def test_a_closed_loop_is_read_round(xy: list[tuple[float, float]], expected: int) -> None:
+    """The closing junction of a loop counts like any other, wherever the loop starts;
+    read as an open line, the corner at the start was lost."""
+    lat, lon = _latlon(xy)
+    assert count_turns(lat, lon) == expected
+    # the same polyline but 5 m short of closing: an open line
+    lat_o, lon_o = _latlon([*xy[:-1], _towards(xy[-1], xy[-2], 5.0)])
+    x = np.array([p[0] for p in xy], dtype=float)
+    y = np.array([p[1] for p in xy], dtype=float)
+    assert count_turns(lat_o, lon_o) == _reference(x, y)
+
+
+def _towards(a: tuple[float, float], b: tuple[float, float], d: float) -> tuple[float, float]:
+    """The point ``d`` metres from ``a`` towards ``b``."""
+    n = math.hypot(b[0] - a[0], b[1] - a[1])
+    return a[0] + (b[0] - a[0]) * d / n, a[1] + (b[1] - a[1]) * d / n
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(w=st.floats(100, 600), h=st.floats(100, 600), at=st.floats(0.1, 0.9),
+       side=st.integers(0, 3))
+def test_a_closed_loop_counts_the_same_from_any_start(w: float, h: float, at: float,
+                                                      side: int) -> None:
+    """A rectangular block turns four times whichever point of a side it starts at."""
+    corners = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
+    a, b = corners[side], corners[(side + 1) % 4]
+    start = (a[0] + at * (b[0] - a[0]), a[1] + at * (b[1] - a[1]))
+    ring = [start, *corners[side + 1:], *corners[:side + 1], start]
+    lat, lon = _latlon(ring)
+    assert count_turns(lat, lon) == 4
+
+
 _lines = st.lists(
     st.lists(st.tuples(st.floats(-60, 60), st.floats(-60, 60)), min_size=0, max_size=25),
     min_size=1, max_size=8)

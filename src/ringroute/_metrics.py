@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Hashable, Sequence
 
@@ -30,18 +31,48 @@ def resample_xy(
     return np.interp(s, cum, x), np.interp(s, cum, y)
 
 
+#: a polyline whose ends are closer than this (m) is a closed loop
+_CLOSED_M = 1.0
+
+
 def count_turns(lat: Sequence[float], lon: Sequence[float]) -> int:
     """Count turns: heading changes of more than 50° within 40 m of riding.
 
     The polyline is resampled every 10 m; a turn is a maximal run of positions
     where the heading 40 m ahead differs from the current heading by more than
-    50°. A closed loop's closing junction counts like any other.
+    50°. A closed loop (ends within 1 m) is read round: its closing junction
+    counts like any other, and a turn across the start counts once.
     """
     if len(lat) < 2:
         return 0
     proj = LocalProjection(float(np.mean(lat)), float(np.mean(lon)))
     x, y = proj.to_xy(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))
+    if math.hypot(float(x[-1] - x[0]), float(y[-1] - y[0])) < _CLOSED_M:
+        closed = _count_turns_round(x, y)
+        if closed is not None:
+            return closed
     return int(count_turns_xy([(x, y)])[0])
+
+
+def _count_turns_round(x: np.ndarray, y: np.ndarray) -> int | None:
+    """:func:`count_turns` of a closed polyline, windows running on across its start.
+
+    ``None`` for a loop too short to hold one window.
+    """
+    seg = np.hypot(np.diff(x), np.diff(y))
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    s = np.arange(0.0, cum[-1], _STEP_M)
+    k = round(TURN_WINDOW_M / _STEP_M)
+    if len(s) <= k + 1:
+        return None
+    xs = np.append(np.interp(s, cum, x), x[0])  # back to the start: one heading more
+    ys = np.append(np.interp(s, cum, y), y[0])
+    heading = np.degrees(np.arctan2(np.diff(ys), np.diff(xs)))
+    delta = np.abs((np.roll(heading, -k) - heading + 180.0) % 360.0 - 180.0)
+    turning = delta > TURN_ANGLE_DEG
+    if turning.all():
+        return 1  # a ring too tight to ride straight anywhere: one long turn
+    return int(np.count_nonzero(turning & ~np.roll(turning, 1)))
 
 
 def count_turns_xy(lines: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
