@@ -20,7 +20,7 @@ from tests.test_cyclespace import (
 )
 
 from ringroute._cyclespace import CycleSpace
-from ringroute._repair import _reroute_same_way, lengthen, repair
+from ringroute._repair import _reroute_same_way, diverge, lengthen, repair
 from ringroute._router import Router
 from ringroute.network import Network
 
@@ -245,3 +245,58 @@ def test_property_lengthened_loops_are_valid(n: int, m: int, oneway: bool, picks
     _check(r, grown, stops, length, 1e-6, cs)
     assert start_m - 1e-6 <= length <= target + 15.0
     assert oneway or target - 400.0 <= length
+
+
+def _shared(r: Router, cs: CycleSpace, a: list[int], b: list[int]) -> float:
+    """Length of loop ``a`` on ways loop ``b`` rides, as a share of the shorter one."""
+    on_b = set(cs.phys[np.asarray(b)].tolist())
+    shared = sum(float(r.length[e]) for e in a if int(cs.phys[e]) in on_b)
+    return shared / min(float(r.length[a].sum()), float(r.length[b].sum()))
+
+
+def test_diverge_finds_a_loop_apart_from_the_first() -> None:
+    """A 4 km loop through two stops on a grid of 200 m blocks, and another one of
+    4 km sharing at most half of it, found by annealing over the blocks (the same
+    one again for the same random seed)."""
+    r, cs, node, _ = _block_on_grid(9, 3)
+    stops = [node[(2, 2)], node[(5, 6)]]
+    first = repair(cs, _tour(r, stops), stops, 4000.0, 15.0)
+    assert first is not None
+    _check(r, first, stops, 4000.0, 15.0, cs)
+    found = diverge(cs, first, stops, 4000.0, 15.0, [first], max_shared=0.5,
+                    rng=np.random.default_rng(3))
+    assert found is not None
+    _check(r, found, stops, 4000.0, 15.0, cs)
+    assert _shared(r, cs, found, first) <= 0.5
+    assert diverge(cs, first, stops, 4000.0, 15.0, [first], max_shared=0.5,
+                   rng=np.random.default_rng(3)) == found
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(5, 8), m=st.integers(5, 8), oneway=st.booleans(),
+    picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=3),
+    share=st.floats(0.15, 0.4), max_shared=st.floats(0.2, 0.8), seed=st.integers(0, 99),
+)
+def test_property_diverged_loops_are_valid_and_apart(n: int, m: int, oneway: bool,
+                                                     picks: list[int], share: float,
+                                                     max_shared: float, seed: int) -> None:
+    """Whatever the grid, one-way streets and stops: a loop diverge finds (it may
+    find none) is a valid loop through the stops of the asked length that shares at
+    most ``max_shared`` of its length with the loop it started from."""
+    net = _grid(n, m, oneway)
+    r = net.router
+    cs = CycleSpace(r, r.cost)
+    stops = list(dict.fromkeys(p % r.n_nodes for p in picks))
+    # every closed walk on the grid is a multiple of 400 m long
+    target = 400.0 * max(round(share * float(cs.length_m.sum()) / 400.0), 4)
+    tour = _tour(r, stops if len(stops) > 1 else [stops[0], (stops[0] + 1) % r.n_nodes])
+    first = repair(cs, tour, stops, target, 15.0)
+    if first is None:
+        return
+    found = diverge(cs, first, stops, target, 15.0, [first], max_shared=max_shared,
+                    rng=np.random.default_rng(seed), steps=1500)
+    if found is not None:
+        _check(r, found, stops, target, 15.0, cs)
+        assert _shared(r, cs, found, first) <= max_shared + 1e-9

@@ -17,6 +17,7 @@ little more length at a time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -33,6 +34,12 @@ _PAIR_FIRST = 8
 #: a whole search: a loop that cannot grow must not take minutes to say so)
 _MIN_STEP_TOLS = 4.0
 _MAX_FAILED_STEPS = 12
+#: :func:`diverge`: face moves per search and the temperatures it cools between
+#: (units of :meth:`CycleSpace.state`: 10 per part too many, 1 per node no circuit
+#: can balance, 10 per target of length error, 10 per share too many shared)
+_DIVERGE_STEPS = 6000
+_DIVERGE_HOT = 1.0
+_DIVERGE_COLD = 0.002
 
 
 def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
@@ -287,3 +294,89 @@ def _search_pair(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m
         if step is not None and (best is None or step[1] < best[1]):
             best = step
     return best
+
+
+def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
+            tol_m: float, others: Sequence[Sequence[int]], *, max_shared: float,
+            rng: np.random.Generator, steps: int = _DIVERGE_STEPS) -> list[int] | None:
+    """A loop through the stops that shares little with ``others``, by annealing over faces.
+
+    Starting from the ways of ``edges``, a face at the set is flipped at random
+    (see :meth:`CycleSpace.flipped`) and the change kept if it brings the set closer
+    to a valid loop of the target length (:meth:`CycleSpace.state`) that shares at
+    most ``max_shared`` of its length with each of ``others``, or else with a
+    chance that falls as the search cools. The first valid set is the loop. Where
+    detours shaped around the network cannot find another distinct loop (a small
+    network the first loops fill), such a search often does.
+
+    Parameters
+    ----------
+    cs
+        The network's faces.
+    edges
+        A loop through the stops to start from (directed edge indices).
+    stops
+        Node indices the loop must pass; it starts at ``stops[0]``.
+    target_m, tol_m
+        Wanted length and accepted error.
+    others
+        Loops (directed edge indices) the new one must differ from.
+    max_shared
+        Share of the shorter loop's length two loops may share.
+    rng
+        Random source (the search is reproducible for a seed).
+    steps
+        Face moves at most.
+
+    Returns
+    -------
+    list of int or None
+        The loop (riding no way twice but the bridges to dead-end stops), or
+        ``None`` if none was found within ``steps`` moves.
+    """
+    if cs.n_faces == 0 or not len(edges):
+        return None
+    ways = cs.phys[np.asarray(edges, dtype=np.int64)]
+    aside = cs.set_aside(stops, ways)
+    if aside is None:
+        return None
+    main_m = target_m - aside.length_m
+    if main_m <= tol_m:
+        return None
+    other_ways = [np.bincount(cs.phys[np.asarray(o, dtype=np.int64)], minlength=len(cs.a)) > 0
+                  for o in others]
+    other_m = [float(cs.r.length[np.asarray(o, dtype=np.int64)].sum()) for o in others]
+    # what the set aside adds is ridden by every loop through the stops: shared
+    aside_m = aside.length_m
+
+    def value(used: BoolArray) -> float:
+        own_m = float(cs.length_m[used].sum()) + aside_m
+        over = 0.0
+        for o_ways, o_m in zip(other_ways, other_m, strict=True):
+            shared = (float(cs.length_m[used & o_ways].sum()) + aside_m) / max(min(own_m, o_m), 1.0)
+            over += max(0.0, shared - max_shared)
+        return cs.state(used, aside.stops, main_m, tol_m) + 10.0 * over
+
+    used = np.bincount(ways, minlength=len(cs.a)) % 2 == 1
+    used &= ~cs.bridge & (cs.part[cs.a] == aside.main)
+    cur = value(used)
+    face_len = cs.face_sums[0]
+    for step in range(steps):
+        if cur == 0.0:
+            break
+        nodes = np.unique(np.concatenate([cs.a[used], cs.b[used]]))
+        faces = cs.faces_at(nodes.tolist() if len(nodes) else list(aside.stops))
+        faces = faces[face_len[faces] <= 2.0 * target_m]  # the outer face, say
+        if not len(faces):
+            return None
+        trial = cs.flipped(used, cs.face_ways(int(rng.choice(faces))))
+        if not trial.any():
+            continue
+        new = value(trial)
+        heat = _DIVERGE_HOT * (_DIVERGE_COLD / _DIVERGE_HOT) ** (step / steps)
+        if new <= cur or rng.random() < math.exp((cur - new) / heat):
+            used, cur = trial, new
+    if cur != 0.0:
+        return None
+    return cs.circuit(used | aside.ways, stops[0], aside.edges,
+                      cs.directions(np.asarray(edges, dtype=np.int64)))

@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 from ringroute._bike import check_avoid
 from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
-from ringroute._repair import lengthen, repair
+from ringroute._repair import diverge, lengthen, repair
 from ringroute._router import Router, ShortestPaths
 from ringroute._straighten import straighten
 from ringroute._types import FloatArray, IntArray
@@ -93,6 +93,10 @@ _CLEAN_FACTORS = (1.1, 1.25, 1.5, 2.0)
 #: target added per step (see :func:`ringroute._repair.lengthen`)
 _LENGTHEN_TRIES = 3
 _LENGTHEN_STEP = 0.05
+#: searches over blocks per alternative still missing (see
+#: :func:`ringroute._repair.diverge`), and a salt for their random sources
+_DIVERGE_TRIES = 2
+_DIVERGE_SEED = 7919
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1061,12 +1065,13 @@ def _plan_on(
             chosen.append(c)
         if len(chosen) == alternatives:
             break
+    done = 0.8
     for attempt in range(2 * (alternatives - len(chosen))):
         if len(chosen) >= alternatives:
             break
+        done = 0.8 + 0.1 * attempt / (2 * alternatives)
         if progress is not None:
-            progress(f"searching alternative {len(chosen) + 1}/{alternatives}",
-                     0.8 + 0.2 * attempt / (2 * alternatives))
+            progress(f"searching alternative {len(chosen) + 1}/{alternatives}", done)
         extra = _alternative(network, planner, pts, order, target_m, protected, chosen,
                              np.random.default_rng(seed + 1 + attempt), turn=attempt)
         if extra is not None and extra.length_m < (1 - tolerance) * target_m:
@@ -1078,6 +1083,26 @@ def _plan_on(
             if _distinct(planner, grown, chosen):
                 extra.edges, extra.length_m = grown, planner.length(grown)
         if (extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m
+                and _fair_alternative(planner, extra, chosen, pts, target_m, forced_m, rank)):
+            chosen.append(extra)
+    # detours shaped around the network found too few (the loops chosen fill a small
+    # network): anneal over its blocks from each loop chosen in turn
+    tries = _DIVERGE_TRIES * (alternatives - len(chosen))
+    for attempt in range(tries):
+        if len(chosen) >= alternatives:
+            break
+        if progress is not None:
+            progress(f"searching alternative {len(chosen) + 1}/{alternatives} by blocks",
+                     done + (0.99 - done) * attempt / tries)
+        found = diverge(planner.cycles, chosen[attempt % len(chosen)].edges, pts, target_m,
+                        planner.tol_m, [c.edges for c in chosen], max_shared=_MAX_SHARED,
+                        rng=np.random.default_rng([seed, _DIVERGE_SEED, attempt]))
+        if found is None:
+            continue
+        extra = _Candidate(found, "alternative (blocks)", length_m=planner.length(found))
+        extra.score = _score(network, planner, found, target_m)
+        if (abs(extra.length_m - target_m) <= tolerance * target_m
+                and _distinct(planner, found, chosen)
                 and _fair_alternative(planner, extra, chosen, pts, target_m, forced_m, rank)):
             chosen.append(extra)
     if len(chosen) < alternatives:
