@@ -366,7 +366,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
             break
         nodes = np.unique(np.concatenate([cs.a[used], cs.b[used]]))
         faces = cs.faces_at(nodes.tolist() if len(nodes) else list(aside.stops))
-        faces = faces[face_len[faces] <= 2.0 * target_m]  # the outer face, say
+        # a face longer than twice the target (the outer one) never helps
+        faces = faces[face_len[faces] <= 2.0 * target_m]
         if not len(faces):
             return None
         trial = cs.flipped(used, cs.face_ways(int(rng.choice(faces))))
