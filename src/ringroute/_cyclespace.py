@@ -236,6 +236,19 @@ class CycleSpace:
         ptr = np.searchsorted(keys // n_faces, np.arange(self.r.n_nodes + 1))
         return ptr.astype(np.int64), keys % n_faces
 
+    @cached_property
+    def _way_faces(self) -> tuple[IntArray, IntArray]:
+        """The faces along each way (CSR: pointers by way, face ids)."""
+        face_of = np.repeat(np.arange(self.n_faces, dtype=np.int64), np.diff(self.face_ptr))
+        order = np.argsort(self.face_phys, kind="stable")
+        ptr = np.searchsorted(self.face_phys[order], np.arange(len(self.a) + 1))
+        return ptr.astype(np.int64), face_of[order]
+
+    def faces_along(self, way: int) -> IntArray:
+        """The faces (one or two) that way ``way`` borders."""
+        ptr, faces = self._way_faces
+        return faces[ptr[way]:ptr[way + 1]]
+
     def faces_at(self, nodes: Sequence[int]) -> IntArray:
         """Faces at any of ``nodes`` (with repeats)."""
         ptr, faces = self._node_faces

@@ -355,21 +355,24 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         for o_ways, o_m in zip(other_ways, other_m, strict=True):
             shared = (float(cs.length_m[used & o_ways].sum()) + aside_m) / max(min(own_m, o_m), 1.0)
             over += max(0.0, shared - max_shared)
-        return cs.state(used, aside.stops, main_m, tol_m) + 10.0 * over
+        return cs.state(used, aside.stops, main_m, tol_m, prefer) + 10.0 * over
 
     used = np.bincount(ways, minlength=len(cs.a)) % 2 == 1
     used &= ~cs.bridge & (cs.part[cs.a] == aside.main)
+    # directions to try first (the last set's): balancing the set's one-way ways then
+    # only needs flips around the face that changed
+    prefer = cs.directions(np.asarray(edges, dtype=np.int64))
     cur = value(used)
     face_len = cs.face_sums[0]
     for step in range(steps):
         if cur == 0.0:
             break
-        nodes = np.unique(np.concatenate([cs.a[used], cs.b[used]]))
-        faces = cs.faces_at(nodes.tolist() if len(nodes) else list(aside.stops))
-        # a face longer than twice the target (the outer one) never helps
+        # a face along a way of the set; one longer than twice the target (the outer
+        # one) never helps
+        faces = cs.faces_along(int(rng.choice(np.flatnonzero(used))))
         faces = faces[face_len[faces] <= 2.0 * target_m]
         if not len(faces):
-            return None
+            continue
         trial = cs.flipped(used, cs.face_ways(int(rng.choice(faces))))
         if not trial.any():
             continue
@@ -377,6 +380,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         heat = _DIVERGE_HOT * (_DIVERGE_COLD / _DIVERGE_HOT) ** (step / steps)
         if new <= cur or rng.random() < math.exp((cur - new) / heat):
             used, cur = trial, new
+            kept = np.nonzero(used)[0]
+            prefer[kept] = cs.orient(kept, prefer)[0]
     if cur != 0.0:
         return None
     return cs.circuit(used | aside.ways, stops[0], aside.edges,
