@@ -88,7 +88,8 @@ def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m:
     used = cs.join(used, aside.stops)
     if used is None:
         return None
-    chosen = _search(cs, used, aside.stops, target_m, tol_m, max_moves, flow=flow)
+    chosen = _search(cs, used, aside.stops, target_m, tol_m, max_moves, flow=flow,
+                     prefer=cs.directions(np.asarray(edges, dtype=np.int64)))
     if chosen is None:
         return None
     return cs.circuit(chosen | aside.ways, stops[0], aside.edges,
@@ -220,17 +221,22 @@ def _reroute_same_way(cs: CycleSpace, used: BoolArray, edges: IntArray) -> BoolA
 
 
 def _search(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float, tol_m: float,
-            max_moves: int, *, flow: bool = False) -> BoolArray | None:
-    """Add faces greedily until the set is a valid loop (see :meth:`CycleSpace.state`)."""
-    cur = cs.state(used, stops, target_m, tol_m)
+            max_moves: int, *, flow: bool = False, prefer: BoolArray | None = None
+            ) -> BoolArray | None:
+    """Add faces greedily until the set is a valid loop (see :meth:`CycleSpace.state`).
+
+    ``prefer``: directions to balance one-way ways from (e.g. the loop's own); the
+    result does not depend on them, the time to balance does.
+    """
+    cur = cs.state(used, stops, target_m, tol_m, prefer)
     for _ in range(max_moves):
         if cur == 0.0:
             return used
         key = _face_keys(cs, used, stops, target_m, tol_m if flow else None)
-        step = _first_better(cs, used, stops, target_m, tol_m, key, cur, _TRY_PER_STEP)
+        step = _first_better(cs, used, stops, target_m, tol_m, key, cur, _TRY_PER_STEP, prefer)
         if step is None:
             # no single face helps: the best of two faces at once
-            step = _search_pair(cs, used, stops, target_m, tol_m, key, cur)
+            step = _search_pair(cs, used, stops, target_m, tol_m, key, cur, prefer)
             if step is None:
                 return None
         used, cur = step
@@ -266,21 +272,21 @@ def _face_keys(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: 
 
 
 def _first_better(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float,
-                  tol_m: float, key: FloatArray, cur: float, tries: int
-                  ) -> tuple[BoolArray, float] | None:
+                  tol_m: float, key: FloatArray, cur: float, tries: int,
+                  prefer: BoolArray | None = None) -> tuple[BoolArray, float] | None:
     """The set with the first face (in ``key`` order) that improves on ``cur``."""
     for f in np.argsort(key, kind="stable")[:tries].tolist():
         if not np.isfinite(key[f]):
             break
         trial = cs.flipped(used, cs.face_ways(f))
-        value = cs.state(trial, stops, target_m, tol_m)
+        value = cs.state(trial, stops, target_m, tol_m, prefer)
         if value < cur - 1e-12:
             return trial, value
     return None
 
 
 def _search_pair(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m: float,
-                 tol_m: float, key: FloatArray, cur: float
+                 tol_m: float, key: FloatArray, cur: float, prefer: BoolArray | None = None
                  ) -> tuple[BoolArray, float] | None:
     """Two faces whose addition together brings the set closer to a valid loop."""
     best: tuple[BoolArray, float] | None = None
@@ -290,7 +296,8 @@ def _search_pair(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m
         after1 = cs.flipped(used, cs.face_ways(f1))
         key2 = _face_keys(cs, after1, stops, target_m)
         key2[f1] = np.inf
-        step = _first_better(cs, after1, stops, target_m, tol_m, key2, cur, _PAIR_FIRST)
+        step = _first_better(cs, after1, stops, target_m, tol_m, key2, cur, _PAIR_FIRST,
+                             prefer)
         if step is not None and (best is None or step[1] < best[1]):
             best = step
     return best
