@@ -7,6 +7,8 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.test_loop import _grid_network
 
 from ringroute._cyclespace import CycleSpace
@@ -163,3 +165,25 @@ def test_join_takes_in_a_stop_by_a_detour_from_the_loop() -> None:
     # the block's east way (200 m) swapped for 400 m out to the stop and 600 m back
     # by the next row: 800 - 200 + 1000 m
     assert float(cs.length_m[ways].sum()) == pytest.approx(1600.0)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(n=st.integers(4, 8), m=st.integers(4, 8),
+       faces=st.lists(st.integers(0, 10_000), min_size=1, max_size=12),
+       flips=st.lists(st.booleans(), min_size=1, max_size=40))
+def test_unbalanced_counts_what_orient_counts(n: int, m: int, faces: list[int],
+                                              flips: list[bool]) -> None:
+    """The maximum-flow count of what no direction can balance equals orient's
+    count, for any set of blocks on a grid with one-way streets and any directions
+    to start from."""
+    r = _grid(n, m, oneway=True).router
+    cs = CycleSpace(r, r.cost)
+    used = np.zeros(len(cs.a), dtype=bool)
+    for f in faces:
+        used = cs.flipped(used, cs.face_ways(f % cs.n_faces))
+    ways = np.nonzero(used)[0]
+    if not len(ways):
+        return
+    prefer = np.resize(np.asarray(flips), len(cs.a))
+    assert cs.unbalanced(ways, prefer) == cs.orient(ways, prefer)[1]
+    assert cs.unbalanced(ways) == cs.orient(ways)[1]

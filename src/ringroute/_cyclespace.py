@@ -27,8 +27,8 @@ from functools import cached_property
 import networkx as nx
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import coo_array, csr_array
+from scipy.sparse.csgraph import connected_components, maximum_flow
 from scipy.spatial import cKDTree
 
 from ringroute._router import BEND_COST_M, TURN_COST_M, Router, subtree_joining
@@ -329,8 +329,42 @@ class CycleSpace:
         value = 10.0 * (n_parts - 1) + 10.0 * missing + 10.0 * err
         if n_parts == 1 and not missing:
             # nodes one-way ways leave more often than enter (or back) allow no circuit
-            value += 1.0 * self.orient(ways, prefer, limit)[1]
+            value += 1.0 * (self.orient(ways, prefer, limit)[1] if limit is not None
+                            else self.unbalanced(ways, prefer))
         return value
+
+    def unbalanced(self, ways: IntArray, prefer: BoolArray | None = None) -> int:
+        """The count :meth:`orient` returns (without ``limit``), by a maximum flow.
+
+        Flipping a two-way way moves one unit of excess (half the difference of
+        leaving and entering) along it; the units no flips can carry from nodes left
+        too often to nodes entered too often are missing. The same count as
+        :meth:`orient`'s paths, in compiled code: on a large set orient's search in
+        Python costs milliseconds.
+        """
+        forward = self.fwd[ways] >= 0
+        fixed = (self.fwd[ways] < 0) | (self.bwd[ways] < 0)
+        if prefer is not None:
+            forward = np.where(fixed, forward, prefer[ways])
+        tails = np.where(forward, self.a[ways], self.b[ways])
+        heads = np.where(forward, self.b[ways], self.a[ways])
+        nodes, inv = np.unique(np.concatenate([tails, heads]), return_inverse=True)
+        k, n = len(ways), len(nodes)
+        excess = (np.bincount(inv[:k], minlength=n) - np.bincount(inv[k:], minlength=n)) // 2
+        if not np.any(excess):
+            return 0
+        supply = np.nonzero(excess > 0)[0]
+        demand = np.nonzero(excess < 0)[0]
+        flip = np.nonzero(~fixed)[0]
+        # nodes 0..n-1, then the source n and the sink n + 1
+        src = np.concatenate([inv[:k][flip], np.full(len(supply), n), demand])
+        dst = np.concatenate([inv[k:][flip], supply, np.full(len(demand), n + 1)])
+        cap = np.concatenate([np.ones(len(flip), dtype=np.int32),
+                              excess[supply].astype(np.int32),
+                              (-excess[demand]).astype(np.int32)])
+        graph = csr_array((cap, (src, dst)), shape=(n + 2, n + 2))
+        flow = maximum_flow(graph, n, n + 1).flow_value
+        return int(excess[supply].sum()) - int(flow)
 
     def _components(self, ways: IntArray) -> tuple[IntArray, IntArray]:
         """Nodes of the ways ``ways`` and the connected part each belongs to."""
