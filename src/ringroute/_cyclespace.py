@@ -588,38 +588,44 @@ class CycleSpace:
             rows, cols = linear_sum_assignment(matrix)
             for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
                 succ[ins[i]] = outs[j]
-        # label the closed trails
-        trail: dict[int, int] = {}
-        for e in edges:
-            if e in trail:
-                continue
-            x = e
-            while x not in trail:
-                trail[x] = e
-                x = succ[x]
-        labels = set(trail.values())
-        while len(labels) > 1:
-            best: tuple[float, int, int] | None = None
-            for ins in arriving.values():
-                if len(ins) < 2:
-                    continue
-                for i, a in enumerate(ins):
-                    for b in ins[i + 1:]:
-                        if trail[a] == trail[b]:
-                            continue
-                        delta = (cost(a, succ[b]) + cost(b, succ[a])
-                                 - cost(a, succ[a]) - cost(b, succ[b]))
-                        if best is None or delta < best[0]:
-                            best = (delta, a, b)
-            if best is None:
+        # label the closed trails (by the position of an edge of each in ``edges``)
+        at = {e: k for k, e in enumerate(edges)}
+        nxt = np.array([at[succ[e]] for e in edges], dtype=np.int64)
+        trail = np.full(len(edges), -1, dtype=np.int64)
+        for k in range(len(edges)):
+            x = k
+            while trail[x] < 0:
+                trail[x] = k
+                x = int(nxt[x])
+        # every pair of edges arriving at one node, in order; swapping their
+        # successors joins their trails (if different) at the cost of the turn change
+        pa, pb = [], []
+        for ins in arriving.values():
+            for i, a in enumerate(ins):
+                for b in ins[i + 1:]:
+                    pa.append(at[a])
+                    pb.append(at[b])
+        ia, ib = np.asarray(pa, dtype=np.int64), np.asarray(pb, dtype=np.int64)
+        e_of = np.asarray(edges, dtype=np.int64)
+        rev = r.reverse[e_of]
+
+        def costs(i: IntArray, j: IntArray) -> FloatArray:
+            """Turn cost from edge position ``i`` into edge position ``j``."""
+            return np.asarray(r.turn_penalty(e_of[i], e_of[j])
+                              + _UTURN_M * (rev[i] == e_of[j]), dtype=float)
+
+        for _ in range(len(set(trail.tolist())) - 1):
+            apart = trail[ia] != trail[ib]
+            if not apart.any():
                 return None  # the edges are not connected
-            _, a, b = best
-            succ[a], succ[b] = succ[b], succ[a]
-            gone, keep = trail[b], trail[a]
-            for e, lab in trail.items():
-                if lab == gone:
-                    trail[e] = keep
-            labels.discard(gone)
+            sa, sb = nxt[ia], nxt[ib]
+            delta = costs(ia, sb) + costs(ib, sa) - costs(ia, sa) - costs(ib, sb)
+            k = int(np.argmin(np.where(apart, delta, np.inf)))
+            a, b = int(ia[k]), int(ib[k])
+            nxt[a], nxt[b] = nxt[b], nxt[a]
+            trail[trail == trail[b]] = trail[a]
+        for k, e in enumerate(edges):
+            succ[e] = edges[int(nxt[k])]
         # begin after the dearest turn at the start (the rider does not ride it)
         first = max(arriving[start], key=lambda a: cost(a, succ[a])) if start in arriving \
             else leaving[start][0]
