@@ -441,15 +441,16 @@ class CycleSpace:
                       first: int = 0) -> list[tuple[int, int, float, int, BoolArray]]:
         """The set with each closed walk of ``cycles`` added, as :meth:`join` ranks them.
 
-        Keys: the parts left, the paths :meth:`orient` misses, the length added, the
-        order (from ``first``); the set comes last.
+        Keys: the parts left, what no direction balances (:meth:`unbalanced`), the
+        length added, the order (from ``first``); the set comes last.
         """
         before_m = float(self.length_m[used].sum())
         options = []
         for k, walk in enumerate(cycles):
             after = used ^ (np.bincount(self.phys[np.asarray(walk)], minlength=len(self.a)) % 2
                             == 1)
-            options.append((len(self._pieces(after, stops)), self.orient(np.nonzero(after)[0])[1],
+            options.append((len(self._pieces(after, stops)),
+                            self.unbalanced(np.nonzero(after)[0]),
                             float(self.length_m[after].sum()) - before_m, first + k, after))
         return options
 
