@@ -342,13 +342,7 @@ class CycleSpace:
         :meth:`orient`'s paths, in compiled code: on a large set orient's search in
         Python costs milliseconds.
         """
-        forward = self.fwd[ways] >= 0
-        fixed = (self.fwd[ways] < 0) | (self.bwd[ways] < 0)
-        if prefer is not None:
-            forward = np.where(fixed, forward, prefer[ways])
-        tails = np.where(forward, self.a[ways], self.b[ways])
-        heads = np.where(forward, self.b[ways], self.a[ways])
-        nodes, inv = np.unique(np.concatenate([tails, heads]), return_inverse=True)
+        _, fixed, nodes, inv = self._directed(ways, prefer)
         k, n = len(ways), len(nodes)
         excess = (np.bincount(inv[:k], minlength=n) - np.bincount(inv[k:], minlength=n)) // 2
         if not np.any(excess):
@@ -643,6 +637,23 @@ class CycleSpace:
         forward[self.phys[edges]] = self.r.src[edges] == self.a[self.phys[edges]]
         return forward
 
+    def _directed(self, ways: IntArray, prefer: BoolArray | None
+                  ) -> tuple[BoolArray, BoolArray, IntArray, IntArray]:
+        """Directions to start balancing ``ways`` from, and where they lead.
+
+        Returns the directions (True: a -> b; one-way ways fixed, two-way ways as
+        ``prefer`` gives, else a -> b), which ways are fixed, the nodes, and the index
+        among them of each way's tail, then of each way's head.
+        """
+        forward = self.fwd[ways] >= 0
+        fixed = (self.fwd[ways] < 0) | (self.bwd[ways] < 0)
+        if prefer is not None:
+            forward = np.where(fixed, forward, prefer[ways])
+        tails = np.where(forward, self.a[ways], self.b[ways])
+        heads = np.where(forward, self.b[ways], self.a[ways])
+        nodes, inv = np.unique(np.concatenate([tails, heads]), return_inverse=True)
+        return forward, fixed, nodes, inv
+
     def orient(self, ways: IntArray, prefer: BoolArray | None = None,
                limit: int | None = None) -> tuple[BoolArray, int]:
         """Directions (True: a -> b) balancing in- and out-degree at every node.
@@ -656,14 +667,9 @@ class CycleSpace:
         search that reaches that many nodes without finding one gives up and
         counts as missing (a quick check of a small change).
         """
-        forward = self.fwd[ways] >= 0
-        fixed = (self.fwd[ways] < 0) | (self.bwd[ways] < 0)
-        if prefer is not None:
-            forward = np.where(fixed, forward, prefer[ways])
-        tails = np.where(forward, self.a[ways], self.b[ways])
-        heads = np.where(forward, self.b[ways], self.a[ways])
-        nodes, inv = np.unique(np.concatenate([tails, heads]), return_inverse=True)
+        forward, fixed, nodes, inv = self._directed(ways, prefer)
         k = len(ways)
+        tails, heads = nodes[inv[:k]], nodes[inv[k:]]
         net = (np.bincount(inv[:k], minlength=len(nodes))
                - np.bincount(inv[k:], minlength=len(nodes)))
         if not np.any(net):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ringroute._cyclespace import SHUN_M, CycleSpace
+from ringroute._cyclespace import SHUN_M, Aside, CycleSpace
 from ringroute._types import BoolArray, FloatArray, IntArray
 
 #: candidate faces tried per step, closest to the target length first
@@ -71,29 +71,40 @@ def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m:
         stops are ridden there and back (every loop must), and a smaller part
         hanging by a bridge is crossed by a cycle (see :meth:`CycleSpace.set_aside`).
     """
+    start = _main_part(cs, edges, stops, target_m, tol_m)
+    if start is None:
+        return None
+    odd, aside, target_m = start
+    rerouted = _reroute_same_way(cs, odd, np.asarray(edges, dtype=np.int64))
+    joined = None if rerouted is None else cs.join(rerouted, aside.stops)
+    if joined is None:
+        return None
+    rode = cs.directions(np.asarray(edges, dtype=np.int64))
+    chosen = _search(cs, joined, aside.stops, target_m, tol_m, max_moves, flow=flow,
+                     prefer=rode)
+    if chosen is None:
+        return None
+    return cs.circuit(chosen | aside.ways, stops[0], aside.edges, rode)
+
+
+def _main_part(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
+               tol_m: float) -> tuple[BoolArray, Aside, float] | None:
+    """Where a repair starts: the loop's main part, what is set aside, the length left.
+
+    The loop's ways ridden an odd number of times in the main part, what is set
+    aside (see :meth:`CycleSpace.set_aside`) and the length left for the main part;
+    ``None`` if there are no faces, no loop, nothing can be set aside or no length is
+    left.
+    """
     if cs.n_faces == 0 or not len(edges):
         return None
     ways = cs.phys[np.asarray(edges, dtype=np.int64)]
     aside = cs.set_aside(stops, ways)
-    if aside is None:
-        return None
-    target_m -= aside.length_m
-    if target_m <= tol_m:
+    if aside is None or target_m - aside.length_m <= tol_m:
         return None
     used = np.bincount(ways, minlength=len(cs.a)) % 2 == 1
     used &= ~cs.bridge & (cs.part[cs.a] == aside.main)
-    used = _reroute_same_way(cs, used, np.asarray(edges, dtype=np.int64))
-    if used is None:
-        return None
-    used = cs.join(used, aside.stops)
-    if used is None:
-        return None
-    chosen = _search(cs, used, aside.stops, target_m, tol_m, max_moves, flow=flow,
-                     prefer=cs.directions(np.asarray(edges, dtype=np.int64)))
-    if chosen is None:
-        return None
-    return cs.circuit(chosen | aside.ways, stops[0], aside.edges,
-                      cs.directions(np.asarray(edges, dtype=np.int64)))
+    return used, aside, target_m - aside.length_m
 
 
 def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
@@ -341,15 +352,10 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         The loop (riding no way twice but the bridges to dead-end stops), or
         ``None`` if none was found within ``steps`` moves.
     """
-    if cs.n_faces == 0 or not len(edges):
+    start = _main_part(cs, edges, stops, target_m, tol_m)
+    if start is None:
         return None
-    ways = cs.phys[np.asarray(edges, dtype=np.int64)]
-    aside = cs.set_aside(stops, ways)
-    if aside is None:
-        return None
-    main_m = target_m - aside.length_m
-    if main_m <= tol_m:
-        return None
+    used, aside, main_m = start
     other_ways = [np.bincount(cs.phys[np.asarray(o, dtype=np.int64)], minlength=len(cs.a)) > 0
                   for o in others]
     other_m = [float(cs.r.length[np.asarray(o, dtype=np.int64)].sum()) for o in others]
@@ -364,8 +370,6 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
             over += max(0.0, shared - max_shared)
         return cs.state(used, aside.stops, main_m, tol_m, prefer) + 10.0 * over
 
-    used = np.bincount(ways, minlength=len(cs.a)) % 2 == 1
-    used &= ~cs.bridge & (cs.part[cs.a] == aside.main)
     # directions to try first (the last set's): balancing the set's one-way ways then
     # only needs flips around the face that changed
     prefer = cs.directions(np.asarray(edges, dtype=np.int64))
