@@ -165,6 +165,24 @@ def test_a_loop_that_doubles_back_tells_the_clean_length(science_city: Network,
     assert clean.overlap_ratio == pytest.approx(clean.forced_overlap_ratio, abs=1e-9)
 
 
+def test_a_loop_near_the_longest_tells_a_shorter_clean_length(
+        tsukuba: City, university: Network, caplog: pytest.LogCaptureFixture) -> None:
+    """12 km from the University in the strip's 33 km of ways: the loop rides 17 %
+    of its length twice (no loop riding nothing twice is longer than about 13 km
+    there). The planner names a shorter length at which a loop rides nothing twice
+    (it named none before: it only looked above the target)."""
+    start = _snap(tsukuba, university, "univ")
+    with caplog.at_level(logging.WARNING, logger="ringroute"):
+        loop = plan_loops(university, start, [], target_km=12)[0]
+    assert loop.overlap_ratio - loop.forced_overlap_ratio > 0.1
+    hint = re.search(r"is about ([0-9.]+) km long here: try --km ([0-9.]+)", caplog.text)
+    assert hint is not None, caplog.text
+    assert float(hint[2]) < 12
+    clean = plan_loops(university, start, [], target_km=float(hint[2]))[0]
+    _check_loop(clean, university)
+    assert clean.overlap_ratio == pytest.approx(clean.forced_overlap_ratio, abs=1e-9)
+
+
 def test_planning_reports_progress(tsukuba: City, university: Network) -> None:
     """Stages in order, fractions never going back, ending at "done" (1.0); each
     candidate's tuning is a stage of its own."""

@@ -89,6 +89,8 @@ _MAX_ALT_REPEATED = 0.1
 #: multiples of the target at which a loop riding nothing twice is sought when the
 #: best loop doubles back (see ``_hint_clean_length``)
 _CLEAN_FACTORS = (1.1, 1.25, 1.5, 2.0)
+#: and below it, where no longer one is found (the target near the longest loops)
+_CLEAN_SHORTER = (0.9, 0.8, 0.7)
 #: loops grown by faces when no detour makes any long enough, and the share of the
 #: target added per step (see :func:`ringroute._repair.lengthen`)
 _LENGTHEN_TRIES = 3
@@ -1118,7 +1120,7 @@ def _plan_on(
             if _distinct(planner, better, others):
                 c.edges = better
                 c.length_m = planner.length(c.edges)
-    _hint_clean_length(planner, chosen[0], pts, target_m, forced_m, most_m)
+    _hint_clean_length(planner, chosen[0], pts, target_m, forced_m, min_m, most_m)
     if progress is not None:
         progress("done", 1.0)
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
@@ -1208,22 +1210,24 @@ def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candid
 
 
 def _hint_clean_length(planner: _Planner, best: _Candidate, pts: Sequence[int],
-                       target_m: float, forced_m: float, most_m: float) -> None:
+                       target_m: float, forced_m: float, least_m: float, most_m: float
+                       ) -> None:
     """Tell how long a loop riding nothing twice would be, if the best one doubles back.
 
     Near the shortest loop through the stops, the only loop of the length asked may
-    ride much of its way twice (an out-and-back). If the best loop rides more than
-    :data:`_MAX_ALT_REPEATED` of its length twice beyond the dead ends to the stops
-    (``forced_m``),
-    loops of :data:`_CLEAN_FACTORS` times the target are sought (repairs of it) and the
-    first that rides nothing twice but those dead ends is named in a warning.
+    ride much of its way twice (an out-and-back); near the longest the network holds,
+    too. If the best loop rides more than :data:`_MAX_ALT_REPEATED` of its length
+    twice beyond the dead ends to the stops (``forced_m``), loops of
+    :data:`_CLEAN_FACTORS`, then :data:`_CLEAN_SHORTER` times the target (between
+    ``least_m`` and ``most_m``) are sought (repairs of it) and the first that rides
+    nothing twice but those dead ends is named in a warning.
     """
     if _avoidable_share(planner, best.edges, forced_m) <= _MAX_ALT_REPEATED:
         return
-    for factor in _CLEAN_FACTORS:
+    for factor in (*_CLEAN_FACTORS, *_CLEAN_SHORTER):
         want_m = factor * target_m
-        if want_m > most_m:
-            return
+        if not least_m <= want_m <= most_m:
+            continue
         clean = repair(planner.cycles, best.edges, pts, want_m, 0.05 * want_m)
         if clean is not None and _avoidable_share(planner, clean, forced_m) < 1e-6:
             log.warning("the loop rides %.0f%% of its length twice; a loop that rides "
