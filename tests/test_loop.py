@@ -165,19 +165,31 @@ def test_a_loop_that_doubles_back_tells_the_clean_length(science_city: Network,
     assert clean.overlap_ratio == pytest.approx(clean.forced_overlap_ratio, abs=1e-9)
 
 
-def test_a_loop_near_the_longest_tells_a_shorter_clean_length(
-        tsukuba: City, university: Network, caplog: pytest.LogCaptureFixture) -> None:
-    """12 km from the University in the strip's 33 km of ways: the loop rides 17 %
-    of its length twice (no loop riding nothing twice is longer than about 13 km
-    there). The planner names a shorter length at which a loop rides nothing twice
-    (it named none before: it only looked above the target)."""
+def test_a_loop_near_the_longest_rides_nothing_twice_within_the_tolerance(
+        tsukuba: City, university: Network) -> None:
+    """12 km from the University in the strip's 33 km of ways: the loop planned rode
+    17 % of its 11.64 km twice; a loop a little shorter, within the tolerance, rides
+    nothing twice (11.78 km) and is planned instead."""
     start = _snap(tsukuba, university, "univ")
+    loop = plan_loops(university, start, [], target_km=12)[0]
+    _check_loop(loop, university)
+    assert abs(loop.length_error) <= 0.05
+    assert loop.overlap_ratio == pytest.approx(loop.forced_overlap_ratio, abs=1e-9)
+
+
+def test_a_loop_near_the_longest_tells_a_shorter_clean_length(
+        university: Network, caplog: pytest.LogCaptureFixture) -> None:
+    """12.92 km from a node in the strip: the loop rides 30 % of its length twice and
+    none within the tolerance rides nothing twice. The planner names a shorter length
+    at which a loop rides nothing twice (it named none before: it only looked above
+    the target)."""
+    start = _at_node(university, 11099630817)
     with caplog.at_level(logging.WARNING, logger="ringroute"):
-        loop = plan_loops(university, start, [], target_km=12)[0]
+        loop = plan_loops(university, start, [], target_km=12.92)[0]
     assert loop.overlap_ratio - loop.forced_overlap_ratio > 0.1
     hint = re.search(r"is about ([0-9.]+) km long here: try --km ([0-9.]+)", caplog.text)
     assert hint is not None, caplog.text
-    assert float(hint[2]) < 12
+    assert float(hint[2]) < 12.92 * 0.95
     clean = plan_loops(university, start, [], target_km=float(hint[2]))[0]
     _check_loop(clean, university)
     assert clean.overlap_ratio == pytest.approx(clean.forced_overlap_ratio, abs=1e-9)

@@ -91,6 +91,9 @@ _MAX_ALT_REPEATED = 0.1
 _CLEAN_FACTORS = (1.1, 1.25, 1.5, 2.0)
 #: and below it, where no longer one is found (the target near the longest loops)
 _CLEAN_SHORTER = (0.9, 0.8, 0.7)
+#: shares of the tolerance off the target at which a loop riding nothing twice is
+#: sought when the best loop rides much twice (see ``_clean_within``)
+_CLEAN_WITHIN = (0.25, 0.5, 0.75)
 #: loops grown by faces when no detour makes any long enough, and the share of the
 #: target added per step (see :func:`ringroute._repair.lengthen`)
 _LENGTHEN_TRIES = 3
@@ -1113,6 +1116,14 @@ def _plan_on(
                     "most %.0f%% twice",
                     len(chosen), "" if len(chosen) == 1 else "s", alternatives,
                     100 * _MAX_SHARED, 100 * _MAX_ALT_REPEATED)
+    best = chosen[0]
+    if _avoidable_share(planner, best.edges, forced_m) > _MAX_ALT_REPEATED:
+        # near the longest loops the network holds, the loop of the very length asked
+        # may ride much twice where one a little shorter or longer rides nothing twice
+        once = _clean_within(planner, best.edges, pts, target_m, tolerance, forced_m)
+        if once is not None and rank(once) < rank(best.edges) and _distinct(
+                planner, once, chosen[1:]):
+            best.edges, best.length_m = once, planner.length(once)
     for k, c in enumerate(chosen):
         others = chosen[:k] + chosen[k + 1:]
         for better in _polish(planner, c.edges, pts, target_m, rank,
@@ -1207,6 +1218,23 @@ def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candid
         if mended is not None and _distinct(planner, mended, chosen):
             c.edges, c.length_m = mended, planner.length(mended)
     return _avoidable_share(planner, c.edges, forced_m) <= _MAX_ALT_REPEATED
+
+
+def _clean_within(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
+                  tolerance: float, forced_m: float) -> list[int] | None:
+    """A loop within the tolerance that rides nothing twice but the dead ends to the stops.
+
+    Repairs of the loop (see :func:`~ringroute._repair.repair`) are sought at
+    :data:`_CLEAN_WITHIN` of the tolerance below and above the target, nearest
+    first; the first that rides nothing else twice is returned (``None``: none).
+    """
+    for k in _CLEAN_WITHIN:
+        for sign in (-1.0, 1.0):
+            want_m = target_m * (1.0 + sign * k * tolerance)
+            clean = repair(planner.cycles, edges, pts, want_m, 0.1 * tolerance * target_m)
+            if clean is not None and _avoidable_share(planner, clean, forced_m) < 1e-6:
+                return clean
+    return None
 
 
 def _hint_clean_length(planner: _Planner, best: _Candidate, pts: Sequence[int],
