@@ -38,6 +38,9 @@ _MAX_FAILED_STEPS = 12
 #: (units of :meth:`CycleSpace.state`: 10 per part too many, 1 per node no circuit
 #: can balance, 10 per target of length error, 10 per share too many shared)
 _DIVERGE_STEPS = 6000
+#: and at most this many moves times ways of the loop (a move costs about as much as
+#: the loop has ways: a long loop on a large network gets fewer)
+_DIVERGE_WORK = 3_000_000
 _DIVERGE_HOT = 1.0
 _DIVERGE_COLD = 0.002
 
@@ -344,7 +347,7 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     rng
         Random source (the search is reproducible for a seed).
     steps
-        Face moves at most.
+        Face moves at most (fewer for a loop of many ways, see :data:`_DIVERGE_WORK`).
 
     Returns
     -------
@@ -375,6 +378,7 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     prefer = cs.directions(np.asarray(edges, dtype=np.int64))
     cur = value(used)
     face_len = cs.face_sums[0]
+    steps = min(steps, max(_DIVERGE_WORK // max(int(used.sum()), 1), 500))
     for step in range(steps):
         if cur == 0.0:
             break
