@@ -38,11 +38,11 @@ _MAX_FAILED_STEPS = 12
 #: (units of :meth:`CycleSpace.state`: 10 per part too many, 1 per node no circuit
 #: can balance, 10 per target of length error, 10 per share too many shared)
 _DIVERGE_STEPS = 6000
+_DIVERGE_HOT = 1.0
+_DIVERGE_COLD = 0.002
 #: and at most this many moves times ways of the loop (a move costs about as much as
 #: the loop has ways: a long loop on a large network gets fewer)
 _DIVERGE_WORK = 3_000_000
-_DIVERGE_HOT = 1.0
-_DIVERGE_COLD = 0.002
 
 
 def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
@@ -373,8 +373,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
             over += max(0.0, shared - max_shared)
         return cs.state(used, aside.stops, main_m, tol_m, prefer) + 10.0 * over
 
-    # directions to try first (the last set's): balancing the set's one-way ways then
-    # only needs flips around the face that changed
+    # directions to try first (the last set's): a changed set is then often balanced
+    # at once, without a flow to compute
     prefer = cs.directions(np.asarray(edges, dtype=np.int64))
     cur = value(used)
     face_len = cs.face_sums[0]

@@ -1228,12 +1228,21 @@ def _clean_within(planner: _Planner, edges: list[int], pts: Sequence[int], targe
     :data:`_CLEAN_WITHIN` of the tolerance below and above the target, nearest
     first; the first that rides nothing else twice is returned (``None``: none).
     """
-    for k in _CLEAN_WITHIN:
-        for sign in (-1.0, 1.0):
-            want_m = target_m * (1.0 + sign * k * tolerance)
-            clean = repair(planner.cycles, edges, pts, want_m, 0.1 * tolerance * target_m)
-            if clean is not None and _avoidable_share(planner, clean, forced_m) < 1e-6:
-                return clean
+    return _first_clean(planner, edges, pts, forced_m,
+                        [(target_m * (1.0 + sign * k * tolerance), 0.1 * tolerance * target_m)
+                         for k in _CLEAN_WITHIN for sign in (-1.0, 1.0)])
+
+
+def _first_clean(planner: _Planner, edges: list[int], pts: Sequence[int], forced_m: float,
+                 wants: Sequence[tuple[float, float]]) -> list[int] | None:
+    """The first repair of the loop that rides nothing twice but the dead ends to the stops.
+
+    Repairs are sought at ``wants`` (length, tolerance; m) in order; ``None``: none.
+    """
+    for want_m, tol_m in wants:
+        clean = repair(planner.cycles, edges, pts, want_m, tol_m)
+        if clean is not None and _avoidable_share(planner, clean, forced_m) < 1e-6:
+            return clean
     return None
 
 
@@ -1252,18 +1261,15 @@ def _hint_clean_length(planner: _Planner, best: _Candidate, pts: Sequence[int],
     """
     if _avoidable_share(planner, best.edges, forced_m) <= _MAX_ALT_REPEATED:
         return
-    for factor in (*_CLEAN_FACTORS, *_CLEAN_SHORTER):
-        want_m = factor * target_m
-        if not least_m <= want_m <= most_m:
-            continue
-        clean = repair(planner.cycles, best.edges, pts, want_m, 0.05 * want_m)
-        if clean is not None and _avoidable_share(planner, clean, forced_m) < 1e-6:
-            log.warning("the loop rides %.0f%% of its length twice; a loop that rides "
-                        "nothing twice (dead ends to sights aside) is about %.1f km long "
-                        "here: try --km %.1f",
-                        100 * _repeated_share(planner, best.edges),
-                        planner.length(clean) / 1000, planner.length(clean) / 1000)
-            return
+    wants = [factor * target_m for factor in (*_CLEAN_FACTORS, *_CLEAN_SHORTER)]
+    clean = _first_clean(planner, best.edges, pts, forced_m,
+                         [(w, 0.05 * w) for w in wants if least_m <= w <= most_m])
+    if clean is not None:
+        log.warning("the loop rides %.0f%% of its length twice; a loop that rides "
+                    "nothing twice (dead ends to sights aside) is about %.1f km long "
+                    "here: try --km %.1f",
+                    100 * _repeated_share(planner, best.edges),
+                    planner.length(clean) / 1000, planner.length(clean) / 1000)
 
 
 def _pruned(p: _Planner, edges: Sequence[int], stops: Sequence[int]) -> list[int]:
