@@ -30,6 +30,13 @@ def _tour(r: Router, stops: list[int]) -> list[int]:
     return walk
 
 
+def _space_and_stops(net: Network, picks: list[int]) -> tuple[Router, CycleSpace, list[int]]:
+    """The network's router, its faces, and the distinct stops ``picks`` name (node
+    indices, modulo the node count, in order)."""
+    r = net.router
+    return r, CycleSpace(r, r.cost), list(dict.fromkeys(p % r.n_nodes for p in picks))
+
+
 def _check(r: Router, loop: list[int], stops: list[int], target_m: float, tol_m: float,
            cs: CycleSpace) -> None:
     """A repaired loop is a closed walk from the start, rides no way twice (but

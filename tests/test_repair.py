@@ -14,6 +14,7 @@ from tests.test_cyclespace import (
     _figure_eight,
     _grid,
     _ridden_twice,
+    _space_and_stops,
     _tour,
     _walk,
     _with_spur,
@@ -228,10 +229,7 @@ def test_property_lengthened_loops_are_valid(n: int, m: int, oneway: bool, picks
     (every closed walk on a grid of 200 m blocks is a multiple of 400 m long; steps
     that fit no block size are doubled); with them the greedy search may stop earlier
     (700 m short of 7.1 km in one of 400 random grids)."""
-    net = _grid(n, m, oneway)
-    r = net.router
-    cs = CycleSpace(r, r.cost)
-    stops = list(dict.fromkeys(p % r.n_nodes for p in picks))
+    r, cs, stops = _space_and_stops(_grid(n, m, oneway), picks)
     if len(stops) < 2:
         return
     walk = _tour(r, stops)
@@ -285,10 +283,7 @@ def test_property_diverged_loops_are_valid_and_apart(n: int, m: int, oneway: boo
     """Whatever the grid, one-way streets and stops: a loop diverge finds (it may
     find none) is a valid loop through the stops of the asked length that shares at
     most ``max_shared`` of its length with the loop it started from."""
-    net = _grid(n, m, oneway)
-    r = net.router
-    cs = CycleSpace(r, r.cost)
-    stops = list(dict.fromkeys(p % r.n_nodes for p in picks))
+    r, cs, stops = _space_and_stops(_grid(n, m, oneway), picks)
     # every closed walk on the grid is a multiple of 400 m long
     target = 400.0 * max(round(share * float(cs.length_m.sum()) / 400.0), 4)
     tour = _tour(r, stops if len(stops) > 1 else [stops[0], (stops[0] + 1) % r.n_nodes])

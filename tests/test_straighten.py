@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.test_cyclespace import _check, _grid, _tour, _turns, _walk, _with_spur
+from tests.test_cyclespace import (
+    _check,
+    _grid,
+    _space_and_stops,
+    _tour,
+    _turns,
+    _walk,
+    _with_spur,
+)
 
 from ringroute._cyclespace import CycleSpace
 from ringroute._repair import repair
@@ -55,9 +63,7 @@ def test_property_straightened_loops_are_valid(n: int, m: int, oneway: bool, spu
     net = _grid(n, m, oneway)
     if spur:
         net = _with_spur(net, next(iter(net.graph.nodes)), spur, 150.0)
-    r = net.router
-    cs = CycleSpace(r, r.cost)
-    stops = list(dict.fromkeys(p % r.n_nodes for p in picks))
+    r, cs, stops = _space_and_stops(net, picks)
     if len(stops) < 2:
         return
     walk = _tour(r, stops)
