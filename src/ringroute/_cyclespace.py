@@ -182,8 +182,12 @@ class CycleSpace:
     # ------------------------------------------------------------------ turns
     def ways_at(self, used: BoolArray) -> dict[int, set[int]]:
         """The ways of the set ``used`` at each of its nodes."""
+        return self._by_node(np.nonzero(used)[0])
+
+    def _by_node(self, ways: IntArray) -> dict[int, set[int]]:
+        """``ways`` at each of their end nodes."""
         at: dict[int, set[int]] = {}
-        for w in np.nonzero(used)[0].tolist():
+        for w in ways.tolist():
             at.setdefault(int(self.a[w]), set()).add(w)
             at.setdefault(int(self.b[w]), set()).add(w)
         return at
@@ -194,12 +198,8 @@ class CycleSpace:
         The cost at each node is the router's (:data:`ringroute._router.TURN_COST_M`)
         for a loop that pairs the set's ways there so that it turns least.
         """
-        change: dict[int, set[int]] = {}
-        for w in self.face_ways(f).tolist():
-            change.setdefault(int(self.a[w]), set()).add(w)
-            change.setdefault(int(self.b[w]), set()).add(w)
         delta = 0.0
-        for v, ws in change.items():
+        for v, ws in self._by_node(self.face_ways(f)).items():
             cur = at.get(v, set())
             delta += self._node_turn_m(v, sorted(cur ^ ws)) - self._node_turn_m(v, sorted(cur))
         return delta
@@ -224,7 +224,6 @@ class CycleSpace:
             return min(cost(0, 1) + cost(2, 3), cost(0, 2) + cost(1, 3),
                        cost(0, 3) + cost(1, 2))
         return BEND_COST_M  # an odd count: a set being changed
-
 
     @cached_property
     def _node_faces(self) -> tuple[IntArray, IntArray]:

@@ -22,7 +22,11 @@ def resample_xy(
     if len(lat) < 2:
         return np.zeros(0), np.zeros(0)
     proj = LocalProjection(float(np.mean(lat)), float(np.mean(lon)))
-    x, y = proj.to_xy(np.asarray(lat), np.asarray(lon))
+    return _resampled(*proj.to_xy(np.asarray(lat), np.asarray(lon)), step_m)
+
+
+def _resampled(x: np.ndarray, y: np.ndarray, step_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """A polyline in local metres at points every ``step_m`` from its start."""
     seg = np.hypot(np.diff(x), np.diff(y))
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     if cum[-1] <= 0:
@@ -59,14 +63,12 @@ def _count_turns_round(x: np.ndarray, y: np.ndarray) -> int | None:
 
     ``None`` for a loop too short to hold one window.
     """
-    seg = np.hypot(np.diff(x), np.diff(y))
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    s = np.arange(0.0, cum[-1], _STEP_M)
+    xs, ys = _resampled(x, y, _STEP_M)
     k = round(TURN_WINDOW_M / _STEP_M)
-    if len(s) <= k + 1:
+    if len(xs) <= k + 1:
         return None
-    xs = np.append(np.interp(s, cum, x), x[0])  # back to the start: one heading more
-    ys = np.append(np.interp(s, cum, y), y[0])
+    xs = np.append(xs, x[0])  # back to the start: one heading more
+    ys = np.append(ys, y[0])
     heading = np.degrees(np.arctan2(np.diff(ys), np.diff(xs)))
     delta = np.abs((np.roll(heading, -k) - heading + 180.0) % 360.0 - 180.0)
     turning = delta > TURN_ANGLE_DEG
