@@ -128,6 +128,39 @@ def test_too_long_for_network_is_refused(tsukuba: City, university: Network) -> 
     assert float(found[1]) < most_km
 
 
+def test_tuning_keeps_a_lollipop_within_tolerance(university: Network) -> None:
+    """From a service road spur on the campus the shortest loop is a 761 m lollipop:
+    out along the spur, once round a small block, back. At 0.8 km it is within the
+    tolerance; tuning it to the exact length used to trade it for a 795 m ride out
+    and back along one way (everything ridden twice)."""
+    start = _at_node(university, 9803663687)
+    loop = plan_loops(university, start, [], target_km=0.8)[0]
+    _check_loop(loop, university)
+    assert abs(loop.length_error) <= 0.05
+    assert loop.forced_overlap_ratio < 0.7
+    assert loop.overlap_ratio == pytest.approx(loop.forced_overlap_ratio)
+
+
+def test_a_length_between_a_small_networks_loops_names_the_nearest(university: Network
+                                                                   ) -> None:
+    """From the campus spur no loop of 1.04 km ±5 % is found and every candidate
+    is shorter: the refusal does not call the target too long for the network but
+    names the nearest loops on both sides; both can be planned."""
+    start = _at_node(university, 9803663687)
+    with pytest.raises(InfeasibleLoopError) as exc:
+        plan_loops(university, start, [], target_km=1.04)
+    msg = str(exc.value)
+    assert "too long" not in msg
+    found = re.search(r"within ±5% of 1.04 km .* nearest found are ([0-9.]+) km and "
+                      r"([0-9.]+) km; choose --km near one of them", msg)
+    assert found is not None, msg
+    below_km, above_km = float(found[1]), float(found[2])
+    assert below_km < 1.04 * 0.95 and above_km > 1.04 * 1.05
+    for km in (below_km, above_km):
+        loop = plan_loops(university, start, [], target_km=km)[0]
+        assert abs(loop.length_error) <= 0.05
+
+
 def test_ridable_length_counts_cycles_once_and_dead_ends_to_stops_twice() -> None:
     """A grid of 2 x 2 blocks (12 ways of 200 m) with a dead end of two 180 m ways:
     a loop rides at most the 2.4 km of the grid, plus the dead end there and back when

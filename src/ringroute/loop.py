@@ -1001,6 +1001,10 @@ def _plan_on(
             again = planner.tune(planner.untangle(tuned, protected), protected, target_m)
             if rank(again) < rank(tuned):
                 tuned = again
+        if rank(c.edges) < rank(tuned):
+            # tuning towards the exact length can cost more than it gains (e.g. a
+            # lollipop within the tolerance traded for an out-and-back of the length)
+            tuned = c.edges
         c.edges = tuned
         c.length_m = planner.length(c.edges)
         c.score = _score(network, planner, c.edges, target_m)
@@ -1048,18 +1052,28 @@ def _plan_on(
                 if len(feasible) >= alternatives:
                     break
     if not feasible:
-        longest = max(c.length_m for c in candidates)
-        if longest < target_m:
+        longest = max(candidates, key=lambda c: c.length_m)
+        shorter = [c.length_m for c in candidates if c.length_m < target_m]
+        longer = [c.length_m for c in candidates if c.length_m >= target_m]
+        if not longer:
+            # is the network full, or do its loops come in steps larger than the
+            # tolerance (a small network)?
+            grown_m = _longer_than(planner, longest.edges, pts, target_m * (1 + tolerance))
+            longer = [] if grown_m is None else [grown_m]
+        if longer:
+            longer_km = f"{min(longer) / 1000:.2f} km"
+            nearest = (f"are {max(shorter) / 1000:.2f} km and {longer_km}" if shorter
+                       else f"is {longer_km}")
             msg = (
-                f"target {target_km:g} km is too long for this network: the longest loop "
-                f"found is {longest / 1000:.1f} km (feasible range about "
-                f"{min_m / 1000:.1f}–{longest / 1000:.1f} km)"
+                f"no loop within ±{tolerance:.0%} of {target_km:g} km found; the nearest "
+                f"found {nearest}; choose --km near {'one of them' if shorter else 'it'} "
+                f"or a larger --tolerance"
             )
         else:
-            closest = min(candidates, key=lambda c: abs(c.length_m - target_m))
             msg = (
-                f"no loop within ±{tolerance:.0%} of {target_km:g} km found; the closest is "
-                f"{closest.length_m / 1000:.1f} km; try a larger --tolerance"
+                f"target {target_km:g} km is too long for this network: the longest loop "
+                f"found is {longest.length_m / 1000:.1f} km (feasible range about "
+                f"{min_m / 1000:.1f}–{longest.length_m / 1000:.1f} km)"
             )
         raise InfeasibleLoopError(msg)
     chosen: list[_Candidate] = []
@@ -1135,6 +1149,19 @@ def _plan_on(
     if progress is not None:
         progress("done", 1.0)
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
+
+
+def _longer_than(planner: _Planner, edges: list[int], pts: Sequence[int], above_m: float
+                 ) -> float | None:
+    """The length of a loop longer than ``above_m`` grown from ``edges`` by blocks.
+
+    Used where no loop of the length asked was found and all were shorter: a loop
+    found beyond the length shows that the network holds longer loops, and how long
+    the nearest one is. ``None`` where growing finds none (the network is full).
+    """
+    grown = lengthen(planner.cycles, edges, pts, 2.0 * above_m, above_m, step_m=above_m)
+    length_m = planner.length(grown)
+    return length_m if length_m > above_m else None
 
 
 def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
