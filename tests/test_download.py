@@ -535,9 +535,56 @@ def test_backoff_doubles(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> No
 
 def test_no_retries_means_one_attempt(tmp_path: Path) -> None:
     with OverpassServer(UNIVERSITY, faults=["504"]) as srv:
-        with pytest.raises(DownloadError, match="failed after 1 attempts"):
+        with pytest.raises(DownloadError, match="failed after 1 attempt: "):
             network_from_overpass(bbox=INSIDE, settings=settings_for(tmp_path, srv, retries=0))
         assert srv.count("/interpreter") == 1
+
+
+def _resolver_says(code: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make every look-up of a ``.invalid`` host fail with ``code``; return the log."""
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def fake(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(host).endswith(".invalid"):
+            asked.append(str(host))
+            raise socket.gaierror(code, "resolver says no")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return asked
+
+
+def test_unknown_host_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A host name the resolver does not know (offline, or a typo) fails at once:
+    retrying the look-up for a minute does not make it known."""
+    asked = _resolver_says(socket.EAI_NONAME, monkeypatch)
+    with OverpassServer(UNIVERSITY) as srv:
+        s = replace(settings_for(tmp_path, srv, retries=3, backoff_s=5.0),
+                    overpass_url="http://overpass.ringroute.invalid/api")
+        start = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="ringroute"), \
+                pytest.raises(DownloadError) as info:
+            network_from_overpass(bbox=INSIDE, settings=s)
+        assert time.monotonic() - start < 5.0
+    assert str(info.value).startswith("Overpass download failed after 1 attempt: cannot "
+                                      "connect to http://overpass.ringroute.invalid/api/status")
+    assert asked and set(asked) == {"overpass.ringroute.invalid"}
+    assert not [r for r in caplog.records if "retrying in" in r.getMessage()]
+
+
+def test_temporary_resolver_failure_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """``EAI_AGAIN`` ("temporary failure in name resolution") may pass: retried."""
+    _resolver_says(socket.EAI_AGAIN, monkeypatch)
+    with OverpassServer(UNIVERSITY) as srv:
+        s = replace(settings_for(tmp_path, srv, retries=2, backoff_s=0.01),
+                    overpass_url="http://overpass.ringroute.invalid/api")
+        with caplog.at_level(logging.WARNING, logger="ringroute"), \
+                pytest.raises(DownloadError, match="failed after 3 attempts"):
+            network_from_overpass(bbox=INSIDE, settings=s)
+    assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) == 2
 
 
 # ----------------------------------------------------------------------- interrupted writes

@@ -252,6 +252,27 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
 )
 
 
+def _name_unknown(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a host name the resolver does not know.
+
+    That is ``EAI_NONAME`` ("Name or service not known": no such host, or no
+    resolver reachable), not a temporary failure (``EAI_AGAIN``), which is
+    worth a retry. The cause is looked for along the exception's causes and
+    arguments (requests wraps urllib3's errors, which wrap the socket error).
+    """
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror):
+            return e.errno == socket.EAI_NONAME
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+    return False
+
+
 def _with_retries(what: str, fn: Callable[[], Any], s: Settings) -> Any:
     """Call ``fn``; retry transient network failures with exponential backoff.
 
@@ -309,8 +330,11 @@ def _with_retries(what: str, fn: Callable[[], Any], s: Settings) -> Any:
             return fn()
         except _RETRYABLE as exc:
             reason = _reason(exc)
-            if attempt == s.retries:
-                msg = f"{what} failed after {attempt + 1} attempts: {reason}"
+            if attempt == s.retries or _name_unknown(exc):
+                # a name the resolver does not know (typically: offline) stays unknown
+                # for the next minute; waiting for it would only delay the error
+                attempts = f"{attempt + 1} attempt{'s' if attempt else ''}"
+                msg = f"{what} failed after {attempts}: {reason}"
                 raise DownloadError(msg) from exc
             log.warning("%s failed (%s); retrying in %.1f s", what, reason, pause)
             time.sleep(pause)
