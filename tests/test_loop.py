@@ -353,8 +353,12 @@ def test_property_loops(n: int, m: int, drop: list[bool], factors: list[float],
     wanted = {p.node for p in via} - {start.node}
     assert {s.place.node for s in loop.sights} == wanted
     assert np.isfinite(loop.turns_per_km)
-    # the forced share is a lower bound of what any loop through the stops repeats
+    # the forced share is a lower bound of what any loop through the stops repeats, and
+    # so is the least repeat of a walk of the loop's length
     assert 0.0 <= loop.forced_overlap_ratio <= loop.overlap_ratio + 1e-9
+    r = net.router
+    least_m = r.least_repeat_m([r.index[s.place.node] for s in loop.stops], loop.length_m)
+    assert least_m <= loop.overlap_ratio * loop.length_m + 1e-6
 
 
 def test_untangle_reroutes_in_and_out_at_a_sight_and_the_start() -> None:

@@ -7,6 +7,8 @@ from itertools import pairwise
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
 from ringroute.network import Network
@@ -65,3 +67,86 @@ def test_paths_read_off_searches_from_and_towards_a_node(science_city: Network) 
             assert all(int(r.dst[x]) == int(r.src[y]) for x, y in pairwise(path))
             assert float(r.cost[path].sum()) == pytest.approx(fwd.dist[b])
         np.testing.assert_array_equal(r.edges_between(r.src[there], r.dst[there]), there)
+
+
+# ------------------------------------------------------------ least repeats
+def _parts_network(parts: list[list[float]], bridges: list[tuple[int, int, float]]) -> Network:
+    """Parts joined by bridges: part ``i`` is a ring of ways of the given lengths (one
+    length or none: a single node); bridge ``(i, j, m)`` joins the first nodes of
+    parts ``i`` and ``j``. Node ``100 * i`` is part ``i``'s first node."""
+    g = nx.MultiDiGraph(crs="epsg:4326")
+
+    def way(u: int, v: int, length_m: float, k: int) -> None:
+        attrs = {"length_m": length_m, "length": length_m, "highway": "residential",
+                 "bike_factor": 1.0, "way_class": "quiet", "cycle_route": False, "osmid": k}
+        g.add_edge(u, v, **attrs)
+        g.add_edge(v, u, **attrs)
+
+    k = 0
+    for i, ring in enumerate(parts):
+        n = max(1, len(ring))
+        for j in range(n):
+            angle = 2 * np.pi * j / n
+            g.add_node(100 * i + j, x=140.0 + 0.02 * i + 0.001 * np.cos(angle),
+                       y=36.0 + 0.001 * np.sin(angle))
+        for j, length_m in enumerate(ring if len(ring) > 1 else []):
+            k += 1
+            way(100 * i + j, 100 * i + (j + 1) % n, length_m, k)
+    for i, j, length_m in bridges:
+        k += 1
+        way(100 * i, 100 * j, length_m, k)
+    return Network(g, "generated")
+
+
+def test_least_repeat_counts_the_bridges_to_farther_parts() -> None:
+    """Start on a 400 m block A; a 300 m bridge leads to a 2.4 km block B, a 50 m dead
+    end to node 200. A walk longer than A rides A twice or the bridge there and back."""
+    net = _parts_network([[100.0] * 4, [600.0] * 4, []], [(0, 1, 300.0), (0, 2, 50.0)])
+    r = net.router
+    a, spur = r.index[0], r.index[200]
+    assert r.forced_repeat_m([a]) == 0.0
+    assert r.least_repeat_m([a], 390.0) == 0.0
+    assert r.least_repeat_m([a], 1000.0) == pytest.approx(600.0)  # A twice, or the bridge
+    assert r.least_repeat_m([a], 2000.0) == pytest.approx(600.0)
+    assert r.least_repeat_m([a], 3500.0) == pytest.approx(700.0)  # all of A and B: 2.8 km
+    # the dead end to a stop is ridden twice in any case
+    assert r.least_repeat_m([a, spur], 300.0) == pytest.approx(r.forced_repeat_m([a, spur]))
+    assert r.least_repeat_m([a, spur], 300.0) == pytest.approx(100.0)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    rings=st.lists(st.lists(st.integers(1, 60), max_size=4), min_size=1, max_size=7),
+    links=st.lists(st.tuples(st.integers(0, 100), st.integers(1, 50)), min_size=6, max_size=6),
+    pick=st.lists(st.booleans(), min_size=7, max_size=7),
+    length_m=st.integers(50, 8000),
+)
+def test_least_repeat_is_the_least_over_sets_of_parts(rings: list[list[int]],
+                                                      links: list[tuple[int, int]],
+                                                      pick: list[bool], length_m: int) -> None:
+    """Brute force over every connected set of parts that holds the stops: the walk
+    repeats at least max(2 x its bridges, length - ways within), and the bound is the
+    least of those (bridges in whole 10 m, so no rounding)."""
+    parts = [[10.0 * x for x in ring] if len(ring) >= 3 else [] for ring in rings]
+    bridges = [(links[i - 1][0] % i, i, 10.0 * links[i - 1][1]) for i in range(1, len(parts))]
+    net = _parts_network(parts, bridges)
+    r = net.router
+    stops = [0] + [i for i in range(1, len(parts)) if pick[i]]
+    cap = [sum(p) for p in parts]
+    parent = {i: (j, m) for j, i, m in bridges}
+
+    def connected(chosen: set[int]) -> bool:
+        # in a tree rooted at 0: connected iff every chosen part but the topmost has
+        # its parent chosen
+        tops = [i for i in chosen if i == 0 or parent[i][0] not in chosen]
+        return len(tops) == 1
+
+    best = float("inf")
+    for mask in range(1, 2 ** len(parts)):
+        chosen = {i for i in range(len(parts)) if mask >> i & 1}
+        if not set(stops) <= chosen or not connected(chosen):
+            continue
+        bridges_m = sum(parent[i][1] for i in chosen if i != 0 and parent[i][0] in chosen)
+        best = min(best, max(2.0 * bridges_m, length_m - sum(cap[i] for i in chosen)))
+    got = r.least_repeat_m([r.index[100 * i] for i in stops], float(length_m))
+    assert got == pytest.approx(max(best, 0.0), abs=1e-6)

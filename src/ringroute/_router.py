@@ -74,6 +74,18 @@ def subtree_joining(tree: nx.Graph, terminals: Sequence[int]
     return nodes, edges
 
 
+def _max_plus(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``out[k] = max over j <= k of a[k - j] + b[j]`` for non-decreasing ``a`` and ``b``.
+
+    Only the steps of ``b`` matter (``a`` does not decrease), so the cost is the
+    number of distinct values of ``b`` times the length.
+    """
+    out: FloatArray = a + float(b[0])
+    for j in np.nonzero(np.diff(b) > 0)[0] + 1:
+        np.maximum(out[j:], a[: len(a) - j] + b[j], out=out[j:])
+    return out
+
+
 @dataclass(frozen=True)
 class ShortestPaths:
     """Result of one single-source search."""
@@ -305,6 +317,101 @@ class Router:
         if not any(sizes[n] > 1 for n in keep):
             forced += self._to_cycle_m(keep)
         return 2.0 * forced
+
+    @cached_property
+    def part_cycle_m(self) -> FloatArray:
+        """Length (m) of the ways within each part of :attr:`bridge_parts` (no bridges).
+
+        A walk that rides nothing twice rides at most these ways in the parts it enters.
+        """
+        part, sizes, _ = self.bridge_parts
+        ways = self.ways
+        inner = ~self.bridge_way
+        return np.bincount(part[ways.a[inner]], weights=ways.length_m[inner],
+                           minlength=len(sizes)).astype(float)
+
+    def least_repeat_m(self, stops: Sequence[int], length_m: float, *,
+                       unit_m: float = 10.0) -> float:
+        """A lower bound (m) on what a closed walk of ``length_m`` through ``stops`` repeats.
+
+        The walk enters a connected set of parts of :attr:`bridge_parts` that holds
+        the stops' parts. It rides each bridge between them there and back, and rides
+        once at most the ways within them (:attr:`part_cycle_m`): so it repeats at
+        least ``max(2 * bridges, length_m - ways within)``. The bound is the least of
+        that over all such sets: dead ends to the stops (as :meth:`forced_repeat_m`)
+        and, for a walk longer than the parts near the stops hold, the bridges to
+        farther parts -- or riding the near ones twice.
+
+        Parameters
+        ----------
+        stops
+            Node indices the walk passes.
+        length_m
+            The walk's length.
+        unit_m
+            Bridge lengths are counted in whole units of this (rounded down, so the
+            bound stays a lower bound).
+
+        Returns
+        -------
+        float
+            Metres of the walk, counting every ride, on ways ridden more than once.
+        """
+        part, _, tree = self.bridge_parts
+        cap = self.part_cycle_m
+        terminals = list(dict.fromkeys(int(part[s]) for s in stops))
+        if not terminals:
+            return 0.0
+        if any(t not in tree for t in terminals):
+            # a stop's part has no bridge: it is its whole network
+            return max(0.0, length_m - float(cap[terminals[0]]))
+        keep, bridges = subtree_joining(tree, terminals)
+        bridges_m = float(sum(tree[a][b]["length"] for a, b in bridges))
+        within_m = float(sum(cap[n] for n in keep))
+        need_m = length_m - within_m - 2.0 * bridges_m
+        if need_m <= 0.0:
+            return 2.0 * bridges_m
+        # more parts: at most need_m / 2 of bridges beyond those is worth riding
+        k_max = int(need_m / 2.0 / unit_m) + 1
+        gain = self._parts_gain(keep, k_max, unit_m)
+        k = np.arange(k_max + 1)
+        return float(np.min(np.maximum(2.0 * (bridges_m + k * unit_m),
+                                       length_m - within_m - gain)))
+
+    def _parts_gain(self, root: set[int], k_max: int, unit_m: float) -> FloatArray:
+        """Most ways within parts (m) a connected set grown from ``root`` adds, per budget.
+
+        Entry ``k`` is for at most ``k`` units of ``unit_m`` of bridges (each rounded
+        down) outside ``root``: a knapsack over the bridge tree, children merged into
+        their parent by (max, +) convolution.
+        """
+        _, _, tree = self.bridge_parts
+        cap = self.part_cycle_m
+        # the parts within reach of the budget (bridge units from the root), each
+        # after its parent (-1: it hangs on the root)
+        units: dict[int, int] = {}
+        order: list[tuple[int, int]] = []
+        stack = [(n, 0) for n in root]
+        while stack:
+            n, d = stack.pop()
+            for m, data in tree[n].items():
+                if m in root or m in units:  # the root, or the part n hangs on
+                    continue
+                d_m = d + int(float(data["length"]) // unit_m)
+                if d_m <= k_max:
+                    units[m] = d_m
+                    order.append((m, -1 if n in root else n))
+                    stack.append((m, d_m))
+        best = {n: np.full(k_max + 1, float(cap[n])) for n, _ in order}
+        total = np.zeros(k_max + 1)
+        # children before parents: merge each part's table into its parent's
+        for n, parent in reversed(order):
+            step = units[n] - (0 if parent == -1 else units[parent])
+            shifted = np.zeros(k_max + 1)
+            shifted[step:] = best[n][: k_max + 1 - step]
+            into = total if parent == -1 else best[parent]
+            into[:] = _max_plus(into, shifted)
+        return total
 
     def _to_cycle_m(self, parts: set[int]) -> float:
         """Length of the bridges from ``parts`` to the nearest part with a cycle (0: none)."""
