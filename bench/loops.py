@@ -130,7 +130,6 @@ class Result:
     abs_err: float = math.nan
     repeated: float = math.nan
     forced: float = math.nan
-    least: float = math.nan
     repeated_geom: float = math.nan
     passes_all: bool | None = None
     closed: bool | None = None
@@ -153,7 +152,6 @@ class Result:
             "seconds": _r(self.seconds, 4), "length_m": _r(self.length_m, 1),
             "abs_length_error": _r(self.abs_err, 6), "repeated_share": _r(self.repeated, 5),
             "forced_repeated_share": _r(self.forced, 5),
-            "least_repeated_share": _r(self.least, 5),
             "repeated_share_geometric": _r(self.repeated_geom, 5),
             "passes_all_stops": self.passes_all, "closed": self.closed,
             "turns_per_km": _r(self.turns_per_km, 4),
@@ -463,9 +461,6 @@ def run_request(info: NetInfo, req: Request, timeout_s: float,
     res.abs_err = abs(loop.length_m - loop.target_m) / loop.target_m
     res.repeated = loop.overlap_ratio
     res.forced = loop.forced_overlap_ratio
-    r = net.router
-    res.least = r.least_repeat_m([r.index[s.place.node] for s in loop.stops],
-                                 loop.length_m) / loop.length_m
     res.repeated_geom = routino_peer.geometric_repeated_share(loop.lat, loop.lon)
     res.turns_per_km = loop.turns_per_km
     res.class_share = loop.way_class_share()
@@ -626,13 +621,12 @@ class Summary:
 def avoidable(r: Result) -> float:
     """Repeated share beyond what any loop of its length through its stops repeats.
 
-    Every closed walk through a stop at the end of a dead end rides the spur twice
-    (:attr:`ringroute.loop.Loop.forced_overlap_ratio`), and a walk longer than the
-    ways near its stops hold also rides the bridges to farther parts there and back,
-    or the near ways twice: :meth:`ringroute._router.Router.least_repeat_m` bounds
-    both from below.
+    Every closed walk through a stop at the end of a dead end rides the spur twice,
+    and a walk longer than the ways near its stops hold also rides the single links
+    to farther parts there and back, or the near ways twice:
+    :attr:`ringroute.loop.Loop.forced_overlap_ratio` is that lower bound.
     """
-    return max(0.0, r.repeated - max(r.least, 0.0))
+    return max(0.0, r.repeated - r.forced)
 
 
 def turn_ratio(peers: Sequence[Result]) -> tuple[float, float]:
@@ -680,9 +674,8 @@ def print_network(s: Summary) -> None:
 
     add("|length error|", [r.abs_err for r in p], lambda x: pct(x, 2))
     add("repeated share", [r.repeated for r in p], lambda x: pct(x, 1))
-    add("  of it forced by dead-end stops", [r.forced for r in p], lambda x: pct(x, 1))
-    add("  least any loop of its length", [r.least for r in p], lambda x: pct(x, 1))
-    add("  avoidable (repeated − least)", [avoidable(r) for r in p], lambda x: pct(x, 1))
+    add("  unavoidable at its length", [r.forced for r in p], lambda x: pct(x, 1))
+    add("  avoidable (repeated − that)", [avoidable(r) for r in p], lambda x: pct(x, 1))
     add("repeated share (geometric)", [r.repeated_geom for r in p], lambda x: pct(x, 1))
     add("turns/km", [r.turns_per_km for r in p], lambda x: fmt(x, ".2f"))
     add("planning time", [r.seconds for r in p], lambda x: fmt(x, ".2f", " s"))
@@ -877,7 +870,7 @@ def bench_network(info: NetInfo, n_requests: int, args: argparse.Namespace,
             run_peer(db, info, res)
         summary.results.append(res)
         what = (f"{res.length_m / 1000:.2f} km, rep {res.repeated:.1%} "
-                f"(forced {res.forced:.1%}, least at this length {res.least:.1%}), "
+                f"(unavoidable {res.forced:.1%}), "
                 f"{res.turns_per_km:.2f} turns/km" if res.status == "planned"
                 else res.reason)
         peer = ""

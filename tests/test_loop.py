@@ -141,6 +141,21 @@ def test_tuning_keeps_a_lollipop_within_tolerance(university: Network) -> None:
     assert loop.overlap_ratio == pytest.approx(loop.forced_overlap_ratio)
 
 
+def test_unavoidable_share_counts_the_links_a_long_loop_needs(university: Network) -> None:
+    """The same campus spur: the dead end to the start is 12 % of 4.12 km, but the
+    block at its end holds 266 m of ways; a loop of 4.12 km must also ride the single
+    links from there to the campus' larger parts there and back (or ride near ways
+    twice). The unavoidable share counts that, and the loop rides little more."""
+    start = _at_node(university, 9803663687)
+    loop = plan_loops(university, start, [], target_km=4.12)[0]
+    r = university.router
+    dead_end_m = r.forced_repeat_m([r.index[start.node]])
+    assert dead_end_m / loop.length_m < 0.13
+    assert loop.forced_overlap_ratio > 0.25
+    assert loop.forced_overlap_ratio <= loop.overlap_ratio + 1e-9
+    assert loop.overlap_ratio - loop.forced_overlap_ratio < 0.02
+
+
 def test_a_length_between_a_small_networks_loops_names_the_nearest(university: Network
                                                                    ) -> None:
     """From the campus spur no loop of 1.04 km ±5 % is found and every candidate

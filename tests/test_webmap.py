@@ -197,9 +197,9 @@ def test_labels_in_language(loops: list[Loop], tsukuba: City, lang: str, words: 
         assert "Start/Finish" not in visible
 
 
-@pytest.mark.parametrize(("lang", "label"), [("en", "unavoidable: dead ends"),
-                                             ("de", "unvermeidlich: Sackgassen"),
-                                             ("ja", "行き止まりのため不可避")])
+@pytest.mark.parametrize(("lang", "label"), [("en", "unavoidable at this length"),
+                                             ("de", "bei dieser Länge unvermeidlich"),
+                                             ("ja", "この距離では不可避")])
 def test_summary_names_unavoidable_repeats(loops: list[Loop], tsukuba: City, lang: str,
                                            label: str) -> None:
     forced = dataclasses.replace(loops[0], overlap_ratio=0.08, forced_overlap_ratio=0.06)

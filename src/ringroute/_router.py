@@ -74,6 +74,10 @@ def subtree_joining(tree: nx.Graph, terminals: Sequence[int]
     return nodes, edges
 
 
+#: budget steps of :meth:`Router.least_repeat_m` at most
+_MAX_UNITS = 2000
+
+
 def _max_plus(a: FloatArray, b: FloatArray) -> FloatArray:
     """``out[k] = max over j <= k of a[k - j] + b[j]`` for non-decreasing ``a`` and ``b``.
 
@@ -331,7 +335,7 @@ class Router:
                            minlength=len(sizes)).astype(float)
 
     def least_repeat_m(self, stops: Sequence[int], length_m: float, *,
-                       unit_m: float = 10.0) -> float:
+                       unit_m: float = 1.0) -> float:
         """A lower bound (m) on what a closed walk of ``length_m`` through ``stops`` repeats.
 
         The walk enters a connected set of parts of :attr:`bridge_parts` that holds
@@ -350,7 +354,8 @@ class Router:
             The walk's length.
         unit_m
             Bridge lengths are counted in whole units of this (rounded down, so the
-            bound stays a lower bound).
+            bound stays a lower bound); coarser where the walk would need more than
+            2000 units of bridges.
 
         Returns
         -------
@@ -371,7 +376,9 @@ class Router:
         need_m = length_m - within_m - 2.0 * bridges_m
         if need_m <= 0.0:
             return 2.0 * bridges_m
-        # more parts: at most need_m / 2 of bridges beyond those is worth riding
+        # more parts: at most need_m / 2 of bridges beyond those is worth riding, in
+        # at most _MAX_UNITS units (coarser for a long walk on a big network)
+        unit_m = max(unit_m, need_m / 2.0 / _MAX_UNITS)
         k_max = int(need_m / 2.0 / unit_m) + 1
         gain = self._parts_gain(keep, k_max, unit_m)
         k = np.arange(k_max + 1)

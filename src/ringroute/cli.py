@@ -149,7 +149,7 @@ def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
     for i, loop in enumerate(result.loops):
         twice = f"{loop.overlap_ratio:.1%}"
         if loop.forced_overlap_ratio >= 0.0005:
-            twice += f" ({loop.forced_overlap_ratio:.1%} unavoidable: dead ends)"
+            twice += f" ({loop.forced_overlap_ratio:.1%} unavoidable at this length)"
         table.add_row(str(i + 1), f"{loop.length_m / 1000:.2f}", signed_pct(loop.length_error),
                       twice, f"{loop.turns_per_km:.1f}",
                       ", ".join(s.key for s in loop.sights) or "–", str(result.gpx_paths[i]))

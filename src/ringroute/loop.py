@@ -168,9 +168,12 @@ class Loop:
     overlap_ratio
         Share of the length on ways used more than once (either direction).
     forced_overlap_ratio
-        The part of ``overlap_ratio`` that no loop through the same stops can avoid:
-        ways on dead-end spurs (bridges) leading to a stop must be ridden back
-        (see :meth:`ringroute._router.Router.forced_repeat_m`).
+        The part of ``overlap_ratio`` that no loop of this length through the same
+        stops can avoid: ways on dead-end spurs (bridges) leading to a stop must be
+        ridden back (see :meth:`ringroute._router.Router.forced_repeat_m`), and where
+        the parts of the network near the stops hold less than the length, so must
+        the single links to farther parts -- or near ways are ridden twice (see
+        :meth:`ringroute._router.Router.least_repeat_m`).
     way_class_m
         Metres per way class.
     turns_per_km
@@ -938,6 +941,10 @@ def _plan_on(
             f"long here (feasible range at most {min_m / 1000:.1f}–{most_m / 1000:.1f} km)"
         )
         raise InfeasibleLoopError(msg)
+    # what every loop through the stops within the tolerance rides twice: the dead
+    # ends, and where the parts near the stops hold less than the length, the bridges
+    # to farther parts (or the near ways twice)
+    unavoidable_m = max(forced_m, r.least_repeat_m(pts, target_m * (1 - tolerance)))
     tol_m = max(min(0.002 * target_m, 100.0), 15.0)
     planner = _Planner(r, weights, tol_m)
     protected = set(pts)
@@ -1079,7 +1086,7 @@ def _plan_on(
     chosen: list[_Candidate] = []
     for c in feasible:
         if _distinct(planner, c.edges, chosen) and (
-                not chosen or _fair_alternative(planner, c, chosen, pts, target_m, forced_m,
+                not chosen or _fair_alternative(planner, c, chosen, pts, target_m, unavoidable_m,
                                                 rank)):
             chosen.append(c)
         if len(chosen) == alternatives:
@@ -1102,7 +1109,8 @@ def _plan_on(
             if _distinct(planner, grown, chosen):
                 extra.edges, extra.length_m = grown, planner.length(grown)
         if (extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m
-                and _fair_alternative(planner, extra, chosen, pts, target_m, forced_m, rank)):
+                and _fair_alternative(planner, extra, chosen, pts, target_m, unavoidable_m,
+                                   rank)):
             chosen.append(extra)
     # detours shaped around the network found too few (the loops chosen fill a small
     # network): anneal over its blocks from each loop chosen in turn
@@ -1122,7 +1130,8 @@ def _plan_on(
         extra.score = _score(network, planner, found, target_m)
         if (abs(extra.length_m - target_m) <= tolerance * target_m
                 and _distinct(planner, found, chosen)
-                and _fair_alternative(planner, extra, chosen, pts, target_m, forced_m, rank)):
+                and _fair_alternative(planner, extra, chosen, pts, target_m, unavoidable_m,
+                                   rank)):
             chosen.append(extra)
     if len(chosen) < alternatives:
         log.warning("found %d distinct loop%s of the %d asked for; no other loop of that "
@@ -1131,10 +1140,10 @@ def _plan_on(
                     len(chosen), "" if len(chosen) == 1 else "s", alternatives,
                     100 * _MAX_SHARED, 100 * _MAX_ALT_REPEATED)
     best = chosen[0]
-    if _avoidable_share(planner, best.edges, forced_m) > _MAX_ALT_REPEATED:
+    if _avoidable_share(planner, best.edges, unavoidable_m) > _MAX_ALT_REPEATED:
         # near the longest loops the network holds, the loop of the very length asked
         # may ride much twice where one a little shorter or longer rides nothing twice
-        once = _clean_within(planner, best.edges, pts, target_m, tolerance, forced_m)
+        once = _clean_within(planner, best.edges, pts, target_m, tolerance, unavoidable_m)
         if once is not None and rank(once) < rank(best.edges) and _distinct(
                 planner, once, chosen[1:]):
             best.edges, best.length_m = once, planner.length(once)
@@ -1608,7 +1617,9 @@ def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[Sn
         lat=lat,
         lon=lon,
         overlap_ratio=repeated_share(p.phys[idx].tolist(), seg_len.tolist()),
-        forced_overlap_ratio=min(1.0, full.forced_repeat_m(stop_idx) / max(length, 1.0)),
+        forced_overlap_ratio=min(1.0, max(full.forced_repeat_m(stop_idx),
+                                          full.least_repeat_m(stop_idx, length))
+                                 / max(length, 1.0)),
         way_class_m=class_shares(classes, seg_len.tolist()),
         turns_per_km=turns_per_km(lat, lon, length),
         cost=float(p.w[idx].sum()),
