@@ -941,10 +941,8 @@ def _plan_on(
             f"long here (feasible range at most {min_m / 1000:.1f}–{most_m / 1000:.1f} km)"
         )
         raise InfeasibleLoopError(msg)
-    # what every loop through the stops within the tolerance rides twice: the dead
-    # ends, and where the parts near the stops hold less than the length, the bridges
-    # to farther parts (or the near ways twice)
-    unavoidable_m = max(forced_m, r.least_repeat_m(pts, target_m * (1 - tolerance)))
+    # what every loop through the stops within the tolerance rides twice
+    unavoidable_m = _unavoidable_m(r, pts, target_m * (1 - tolerance))
     tol_m = max(min(0.002 * target_m, 100.0), 15.0)
     planner = _Planner(r, weights, tol_m)
     protected = set(pts)
@@ -1239,32 +1237,34 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
 
 
 def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candidate],
-                      pts: Sequence[int], target_m: float, forced_m: float,
+                      pts: Sequence[int], target_m: float, unavoidable_m: float,
                       rank: Callable[[list[int]], tuple[bool, float]]) -> bool:
     """Whether loop ``c`` may be offered beside ``chosen``.
 
     It may if it rides at most :data:`_MAX_ALT_REPEATED` of its length twice beyond
-    the dead ends to the stops (``forced_m``: every loop through them rides those
-    twice). A loop over that is repaired first (see :func:`~ringroute._repair.repair`) if no
-    repair was tried on it; the repair is kept if it ranks better and stays distinct.
+    what every loop of about its length through the stops rides twice
+    (``unavoidable_m``, see :func:`_unavoidable_m`). A loop over that is repaired first
+    (see :func:`~ringroute._repair.repair`) if no repair was tried on it; the repair
+    is kept if it ranks better and stays distinct.
     """
-    if _avoidable_share(planner, c.edges, forced_m) > _MAX_ALT_REPEATED and not c.repair_tried:
+    if (_avoidable_share(planner, c.edges, unavoidable_m) > _MAX_ALT_REPEATED
+            and not c.repair_tried):
         c.repair_tried = True
         mended = _mended(planner, c.edges, pts, target_m, rank)
         if mended is not None and _distinct(planner, mended, chosen):
             c.edges, c.length_m = mended, planner.length(mended)
-    return _avoidable_share(planner, c.edges, forced_m) <= _MAX_ALT_REPEATED
+    return _avoidable_share(planner, c.edges, unavoidable_m) <= _MAX_ALT_REPEATED
 
 
 def _clean_within(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
-                  tolerance: float, forced_m: float) -> list[int] | None:
-    """A loop within the tolerance that rides nothing twice but the dead ends to the stops.
+                  tolerance: float, unavoidable_m: float) -> list[int] | None:
+    """A loop within the tolerance that rides nothing twice beyond ``unavoidable_m``.
 
     Repairs of the loop (see :func:`~ringroute._repair.repair`) are sought at
     :data:`_CLEAN_WITHIN` of the tolerance below and above the target, nearest
     first; the first that rides nothing else twice is returned (``None``: none).
     """
-    return _first_clean(planner, edges, pts, forced_m,
+    return _first_clean(planner, edges, pts, unavoidable_m,
                         [(target_m * (1.0 + sign * k * tolerance), 0.1 * tolerance * target_m)
                          for k in _CLEAN_WITHIN for sign in (-1.0, 1.0)])
 
@@ -1351,6 +1351,17 @@ def _repeated_share(p: _Planner, edges: Sequence[int]) -> float:
     """Share of the loop's length on ways it rides more than once (either direction)."""
     idx = np.asarray(edges, dtype=np.int64)
     return repeated_share(p.phys[idx].tolist(), p.r.length[idx].tolist())
+
+
+def _unavoidable_m(r: Router, pts: Sequence[int], length_m: float) -> float:
+    """What every closed walk of at least ``length_m`` through node indices ``pts`` repeats.
+
+    The dead ends to the stops (:meth:`~ringroute._router.Router.forced_repeat_m`)
+    and, where the parts of the network near the stops hold less than the length,
+    the single links to farther parts there and back, or near ways twice
+    (:meth:`~ringroute._router.Router.least_repeat_m`, which grows with the length).
+    """
+    return max(r.forced_repeat_m(pts), r.least_repeat_m(pts, length_m))
 
 
 def _ridable_m(r: Router, forced_m: float) -> float:
@@ -1617,9 +1628,7 @@ def _make_loop(network: Network, p: _Planner, c: _Candidate, places: Sequence[Sn
         lat=lat,
         lon=lon,
         overlap_ratio=repeated_share(p.phys[idx].tolist(), seg_len.tolist()),
-        forced_overlap_ratio=min(1.0, max(full.forced_repeat_m(stop_idx),
-                                          full.least_repeat_m(stop_idx, length))
-                                 / max(length, 1.0)),
+        forced_overlap_ratio=min(1.0, _unavoidable_m(full, stop_idx, length) / max(length, 1.0)),
         way_class_m=class_shares(classes, seg_len.tolist()),
         turns_per_km=turns_per_km(lat, lon, length),
         cost=float(p.w[idx].sum()),
