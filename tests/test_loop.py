@@ -141,6 +141,20 @@ def test_tuning_keeps_a_lollipop_within_tolerance(university: Network) -> None:
     assert loop.overlap_ratio == pytest.approx(loop.forced_overlap_ratio)
 
 
+def test_a_loop_the_smooth_detours_overshoot_is_tuned_to_the_closest(science_city: Network
+                                                                      ) -> None:
+    """5 km through three Science City sights whose shortest loop is 3.95 km: the
+    smoothest detour that lengthens it overshoots to 5.26 km (beyond ±5 %) and no
+    detour shortens it again. The detours that fix the length best land within the
+    tolerance (5.03 km); 5.2 km is planned either way."""
+    start = _at_node(science_city, 5388602531)
+    via = [_at_node(science_city, n) for n in (5388537637, 1435107233, 311752495)]
+    for km in (5.0, 5.2):
+        loop = plan_loops(science_city, start, via, target_km=km, seed=29)[0]
+        _check_loop(loop, science_city)
+        assert abs(loop.length_error) <= 0.05
+
+
 def test_unavoidable_share_counts_the_links_a_long_loop_needs(university: Network) -> None:
     """The same campus spur: the dead end to the start is 12 % of 4.12 km, but the
     block at its end holds 266 m of ways; a loop of 4.12 km must also ride the single
@@ -158,21 +172,27 @@ def test_unavoidable_share_counts_the_links_a_long_loop_needs(university: Networ
 
 def test_a_length_between_a_small_networks_loops_names_the_nearest(university: Network
                                                                    ) -> None:
-    """From the campus spur no loop of 1.04 km ±5 % is found and every candidate
-    is shorter: the refusal does not call the target too long for the network but
-    names the nearest loops on both sides; both can be planned."""
+    """From the campus spur no loop of 1.28 km ±5 % is found: the refusal does not
+    call the target too long for the network (loops of 4 km are planned from there)
+    but names the nearest loops found on both sides (seed 10), or the longest found
+    where all are shorter (seed 0: growing a loop that doubles back by blocks finds
+    none longer); each can be planned."""
     start = _at_node(university, 9803663687)
-    with pytest.raises(InfeasibleLoopError) as exc:
-        plan_loops(university, start, [], target_km=1.04)
-    msg = str(exc.value)
-    assert "too long" not in msg
-    found = re.search(r"within ±5% of 1.04 km .* nearest found are ([0-9.]+) km and "
-                      r"([0-9.]+) km; choose --km near one of them", msg)
-    assert found is not None, msg
-    below_km, above_km = float(found[1]), float(found[2])
-    assert below_km < 1.04 * 0.95 and above_km > 1.04 * 1.05
-    for km in (below_km, above_km):
-        loop = plan_loops(university, start, [], target_km=km)[0]
+    named: list[float] = []
+    for seed, pattern in ((10, r"nearest found are ([0-9.]+) km and ([0-9.]+) km; choose "
+                               r"--km near one of them"),
+                          (0, r"longest found is ([0-9.]+) km; choose --km near it")):
+        with pytest.raises(InfeasibleLoopError) as exc:
+            plan_loops(university, start, [], target_km=1.28, seed=seed)
+        msg = str(exc.value)
+        assert "too long" not in msg
+        found = re.search(r"within ±5% of 1.28 km found; the " + pattern, msg)
+        assert found is not None, msg
+        named += [float(x) for x in found.groups()]
+    assert [km < 1.28 * 0.95 for km in named] == [True, False, True]
+    assert named[1] > 1.28 * 1.05
+    for km in named:
+        loop = plan_loops(university, start, [], target_km=km, seed=10)[0]
         assert abs(loop.length_error) <= 0.05
 
 

@@ -97,6 +97,9 @@ _CLEAN_WITHIN = (0.25, 0.5, 0.75)
 #: loops grown by faces when no detour makes any long enough, and the share of the
 #: target added per step (see :func:`ringroute._repair.lengthen`)
 _LENGTHEN_TRIES = 3
+#: a target no loop was found for is called too long for the network above this share
+#: of what the network can hold (riding every way on a cycle once)
+_FULL_SHARE = 0.5
 _LENGTHEN_STEP = 0.05
 #: searches over blocks per alternative still missing (see
 #: :func:`ringroute._repair.diverge`), and a salt for their random sources
@@ -544,7 +547,7 @@ class _Planner:
 
     # -- length tuning -----------------------------------------------------------
     def tune(self, edges: list[int], protected: set[int], target_m: float,
-             max_rounds: int = 8) -> list[int]:
+             max_rounds: int = 8, *, closest: bool = False) -> list[int]:
         """Replace arcs of the loop by detours through unused nodes to fix its length.
 
         Searches start local (short arcs, bounded Dijkstra) and widen only when no
@@ -552,7 +555,7 @@ class _Planner:
         loop; when none helps (a long loop that fills its network), they may cross
         the loop at junctions, still never riding one of its ways. Of the detours
         that fix the length about equally well, the smoothest and most bike-friendly
-        is taken (:meth:`_pick_detour`).
+        is taken (:meth:`_pick_detour`); with ``closest``, the one that fixes it best.
         """
         r = self.r
         reach = 1.0
@@ -594,7 +597,8 @@ class _Planner:
                                   prot_pos, max_arc, err, dist_all,
                                   self._tree_lengths(pred_all),
                                   on_loop if not cross else np.zeros_like(on_loop), edges)
-            best = self._pick_detour(edges, nodes, found, rows, abs(err))
+            best = self._pick_detour(edges, nodes, found, rows, abs(err),
+                                     choices=1 if closest else _DETOUR_CHOICES)
             if best is None:
                 if reach < 3.0:
                     reach *= 2.0
@@ -646,18 +650,18 @@ class _Planner:
         return out
 
     def _pick_detour(self, edges: list[int], nodes: list[int], found: FloatArray,
-                     rows: Sequence[ShortestPaths], abs_err: float,
-                     ) -> tuple[int, int, list[int]] | None:
+                     rows: Sequence[ShortestPaths], abs_err: float, *,
+                     choices: int = _DETOUR_CHOICES) -> tuple[int, int, list[int]] | None:
         """Choose among detours that fix the length about equally well.
 
         Each row of ``found`` is ``(remaining error, i, j, wn, e, row)``: replace the
         arc ``nodes[i]..nodes[j]`` by the search tree path of ``rows[row]`` to ``wn``
-        and edge ``e``. Of the :data:`_DETOUR_CHOICES` closest to the target, the one
-        that adds the fewest turns (:data:`_DETOUR_TURN_M` metres of error each) and
-        the least bike cost above the length (weighted :data:`_DETOUR_SURCHARGE`) wins.
+        and edge ``e``. Of the ``choices`` closest to the target, the one that adds
+        the fewest turns (:data:`_DETOUR_TURN_M` metres of error each) and the least
+        bike cost above the length (weighted :data:`_DETOUR_SURCHARGE`) wins.
         Returns ``(i, j, detour edges)``, or ``None`` if no detour reduces the error.
         """
-        order = np.argsort(found[:, 0], kind="stable")[:_DETOUR_CHOICES]
+        order = np.argsort(found[:, 0], kind="stable")[:choices]
         r = self.r
         best: tuple[float, int, int, list[int]] | None = None
         for rest_m, fi, fj, fwn, fe, frow in found[order].tolist():
@@ -1006,6 +1010,12 @@ def _plan_on(
             again = planner.tune(planner.untangle(tuned, protected), protected, target_m)
             if rank(again) < rank(tuned):
                 tuned = again
+        if abs(planner.length(tuned) - target_m) > tolerance * target_m:
+            # the smoothest detours overshot and no detour shortens the loop again:
+            # those that fix the length best may still land within the tolerance
+            closest = planner.tune(c.edges, protected, target_m, closest=True)
+            if rank(closest) < rank(tuned):
+                tuned = closest
         if rank(c.edges) < rank(tuned):
             # tuning towards the exact length can cost more than it gains (e.g. a
             # lollipop within the tolerance traded for an out-and-back of the length)
@@ -1074,11 +1084,19 @@ def _plan_on(
                 f"found {nearest}; choose --km near {'one of them' if shorter else 'it'} "
                 f"or a larger --tolerance"
             )
-        else:
+        elif target_m > _FULL_SHARE * most_m:
             msg = (
                 f"target {target_km:g} km is too long for this network: the longest loop "
                 f"found is {longest.length_m / 1000:.1f} km (feasible range about "
                 f"{min_m / 1000:.1f}–{longest.length_m / 1000:.1f} km)"
+            )
+        else:
+            # far below what the network holds: loops that double back grow badly by
+            # blocks, so this is no evidence that the network holds no longer loop
+            msg = (
+                f"no loop within ±{tolerance:.0%} of {target_km:g} km found; the longest "
+                f"found is {longest.length_m / 1000:.2f} km; choose --km near it or a "
+                f"larger --tolerance"
             )
         raise InfeasibleLoopError(msg)
     chosen: list[_Candidate] = []
