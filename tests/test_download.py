@@ -574,17 +574,23 @@ def test_unknown_host_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not [r for r in caplog.records if "retrying in" in r.getMessage()]
 
 
-def test_temporary_resolver_failure_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               caplog: pytest.LogCaptureFixture) -> None:
-    """``EAI_AGAIN`` ("temporary failure in name resolution") may pass: retried."""
+def test_temporary_resolver_failure_is_retried_soon(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """``EAI_AGAIN`` ("temporary failure in name resolution") may pass: retried. No
+    server answered, so no rate limit calls for the configured 5 s pauses: 1 s, 2 s."""
     _resolver_says(socket.EAI_AGAIN, monkeypatch)
     with OverpassServer(UNIVERSITY) as srv:
-        s = replace(settings_for(tmp_path, srv, retries=2, backoff_s=0.01),
+        s = replace(settings_for(tmp_path, srv, retries=2, backoff_s=5.0),
                     overpass_url="http://overpass.ringroute.invalid/api")
+        start = time.monotonic()
         with caplog.at_level(logging.WARNING, logger="ringroute"), \
                 pytest.raises(DownloadError, match="failed after 3 attempts"):
             network_from_overpass(bbox=INSIDE, settings=s)
-    assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) == 2
+        assert 3.0 <= time.monotonic() - start < 5.0
+    pauses = [r.getMessage().rsplit("retrying in ", 1)[1] for r in caplog.records
+              if "retrying in" in r.getMessage()]
+    assert pauses == ["1.0 s", "2.0 s"]
 
 
 # ----------------------------------------------------------------------- interrupted writes

@@ -252,6 +252,10 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
 )
 
 
+#: first pause (s) before retrying a request that reached no server, doubled each time
+_NO_SERVER_BACKOFF_S = 1.0
+
+
 def _name_unknown(exc: BaseException) -> bool:
     """Whether ``exc`` comes from a host name the resolver does not know.
 
@@ -284,7 +288,8 @@ def _with_retries(what: str, fn: Callable[[], Any], s: Settings) -> Any:
         One attempt.
     s
         ``retries`` (attempts after the first), ``backoff_s`` (first pause,
-        doubled after each further failure) and ``timeout_s`` (for messages).
+        doubled after each further failure; at most 1 s, 2 s, 4 s, ... where no
+        server answered) and ``timeout_s`` (for messages).
 
     Returns
     -------
@@ -336,8 +341,13 @@ def _with_retries(what: str, fn: Callable[[], Any], s: Settings) -> Any:
                 attempts = f"{attempt + 1} attempt{'s' if attempt else ''}"
                 msg = f"{what} failed after {attempts}: {reason}"
                 raise DownloadError(msg) from exc
-            log.warning("%s failed (%s); retrying in %.1f s", what, reason, pause)
-            time.sleep(pause)
+            wait = pause
+            if isinstance(exc, requests.ConnectionError):
+                # no server answered: there is no rate limit to respect, only a network
+                # blip to ride out (an offline machine should not wait a minute)
+                wait = min(pause, _NO_SERVER_BACKOFF_S * 2**attempt)
+            log.warning("%s failed (%s); retrying in %.1f s", what, reason, wait)
+            time.sleep(wait)
             pause *= 2
     raise AssertionError("unreachable")  # pragma: no cover
 

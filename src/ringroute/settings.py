@@ -81,7 +81,8 @@ class Settings:
         How often a failed download is tried again.
     backoff_s
         First pause before a retry; doubled on each further retry
-        (``RINGROUTE_BACKOFF_S``).
+        (``RINGROUTE_BACKOFF_S``). Where no server answered (no connection, a
+        host name not resolved for now), at most 1 s, 2 s, 4 s, ...
     max_snap_m
         A sight or start farther than this from the bike network is refused
         (``RINGROUTE_MAX_SNAP_M``).
