@@ -166,6 +166,12 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
                 (cur_m + 0.6 * min(size, need), 0.4 * min(size, need))]
             for goal, goal_tol in goals:
                 grown = repair(cs, cur, stops, goal, goal_tol, max_moves=max_moves, flow=True)
+                if grown is not None and float(
+                        cs.r.length[np.asarray(grown, dtype=np.int64)].sum()) <= cur_m + 1.0:
+                    # the circuit can come out shorter than the set found (where the loop
+                    # rode ways twice): a step that does not lengthen is none, else the
+                    # same step would be taken forever
+                    grown = None
                 if grown is not None:
                     break
                 failed += 1

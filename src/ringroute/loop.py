@@ -35,7 +35,8 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
@@ -44,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
+from ringroute._alongside import WayKey, way_key
 from ringroute._bike import check_avoid
 from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
@@ -246,11 +248,18 @@ def edge_weights(router: Router, prefs: Preferences | None) -> FloatArray:
 
 # ---------------------------------------------------------------------- planner
 class _Planner:
-    def __init__(self, router: Router, weights: FloatArray, tol_m: float) -> None:
+    def __init__(self, router: Router, weights: FloatArray, tol_m: float, *,
+                 alongside: Mapping[WayKey, frozenset[WayKey]] | None = None) -> None:
         self.r = router
         self.w = weights
         self.tol_m = tol_m
         self.phys = router.way_code
+        #: ways that run alongside others (see ringroute._alongside), for ranking loops
+        self.alongside: Mapping[WayKey, frozenset[WayKey]] = alongside or {}
+
+    def derived(self, weights: FloatArray) -> _Planner:
+        """A planner on the same network and ways alongside, with other weights."""
+        return _Planner(self.r, weights, self.tol_m, alongside=self.alongside)
 
     @cached_property
     def cycles(self) -> CycleSpace:
@@ -948,7 +957,9 @@ def _plan_on(
     # what every loop through the stops within the tolerance rides twice
     unavoidable_m = _unavoidable_m(r, pts, target_m * (1 - tolerance))
     tol_m = max(min(0.002 * target_m, 100.0), 15.0)
-    planner = _Planner(r, weights, tol_m)
+    if progress is not None and "alongside" not in network.__dict__:
+        progress("finding ways that run alongside each other", 0.05)
+    planner = _Planner(r, weights, tol_m, alongside=network.alongside)
     protected = set(pts)
     rng = np.random.default_rng(seed)
     candidates = _shape_candidates(planner, pts, order, target_m, rng, alternatives, progress)
@@ -1118,8 +1129,7 @@ def _plan_on(
                              np.random.default_rng(seed + 1 + attempt), turn=attempt)
         if extra is not None and extra.length_m < (1 - tolerance) * target_m:
             # as above, grown by blocks; those with the chosen loops' ways cost more
-            shun = _Planner(r, planner.penalized([e for c in chosen for e in c.edges]),
-                            planner.tol_m)
+            shun = planner.derived(planner.penalized([e for c in chosen for e in c.edges]))
             grown = lengthen(shun.cycles, _pruned(planner, extra.edges, pts), pts, target_m,
                              planner.tol_m, step_m=_LENGTHEN_STEP * target_m)
             if _distinct(planner, grown, chosen):
@@ -1229,10 +1239,10 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     circle each time, so that a failed attempt is not repeated.
     """
     used = [e for c in chosen for e in c.edges]
-    alt = _Planner(planner.r, planner.penalized(used), planner.tol_m)
+    alt = planner.derived(planner.penalized(used))
     # the loops chosen may fill much of a small network: where detours that shun their
     # ways cannot lengthen the new loop enough, detours may share some of them
-    tuners = [alt, _Planner(planner.r, planner.penalized(used, 1.0), planner.tol_m), planner]
+    tuners = [alt, planner.derived(planner.penalized(used, 1.0)), planner]
     best: _Candidate | None = None
     for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None,
                                turn_rad=turn * math.pi / 3):
@@ -1382,6 +1392,26 @@ def _unavoidable_m(r: Router, pts: Sequence[int], length_m: float) -> float:
     return max(r.forced_repeat_m(pts), r.least_repeat_m(pts, length_m))
 
 
+def _ride_back_share(p: _Planner, edges: Sequence[int]) -> float:
+    """Share of the loop's length on ways ridden twice or alongside another of its ways.
+
+    Out on a road and back on the cycle track beside it (or on the other carriageway)
+    is a ride there and back for a cyclist, though each way is ridden once; ranking
+    counts it like a way ridden twice (see :mod:`ringroute._alongside`).
+    """
+    if not p.alongside:
+        return _repeated_share(p, edges)
+    idx = np.asarray(edges, dtype=np.int64)
+    r = p.r
+    keys = [way_key(a, b) for a, b in zip(r.node_ids[r.src[idx]].tolist(),
+                                          r.node_ids[r.dst[idx]].tolist(), strict=True)]
+    rides = Counter(keys)
+    back = np.fromiter((rides[k] > 1 or not rides.keys().isdisjoint(p.alongside.get(k, ()))
+                        for k in keys), bool, len(keys))
+    length = r.length[idx]
+    return float(length[back].sum() / max(float(length.sum()), 1.0))
+
+
 def _ridable_m(r: Router, forced_m: float) -> float:
     """The longest loop on ``r`` that rides no way twice but the dead ends to its stops (m).
 
@@ -1437,7 +1467,7 @@ def _quick_score(p: _Planner, edges: Sequence[int], target_m: float) -> float:
     idx = np.asarray(edges, dtype=np.int64)
     length = float(p.r.length[idx].sum())
     err = max(0.0, abs(length - target_m) / target_m - 0.02)
-    rep = _repeated_share(p, edges)
+    rep = _ride_back_share(p, edges)
     return 3.0 * err + 10.0 * rep + float(p.w[idx].sum()) / max(length, 1.0)
 
 
@@ -1445,7 +1475,7 @@ def _score(network: Network, p: _Planner, edges: Sequence[int], target_m: float)
     idx = np.asarray(edges, dtype=np.int64)
     length = float(p.r.length[idx].sum())
     err = abs(length - target_m) / target_m
-    rep = _repeated_share(p, edges)
+    rep = _ride_back_share(p, edges)
     cost_ratio = float(p.w[idx].sum()) / max(length, 1.0)
     # beyond half a per cent the length error outweighs everything: riders asked for it
     return (10.0 * err + 100.0 * max(0.0, err - 0.005) + 30.0 * rep + cost_ratio
@@ -1458,7 +1488,7 @@ def _shape_score(p: _Planner, edges: Sequence[int]) -> float:
         return math.inf
     idx = np.asarray(edges, dtype=np.int64)
     length = float(p.r.length[idx].sum())
-    rep = _repeated_share(p, edges)
+    rep = _ride_back_share(p, edges)
     return 10.0 * rep + float(p.w[idx].sum()) / max(length, 1.0) + 0.1 * (
         _junction_turns_per_km(p, edges))
 

@@ -25,6 +25,7 @@ import requests
 from shapely.geometry import Polygon, box
 
 from ringroute import _cache
+from ringroute._alongside import WayKey, alongside_ways
 from ringroute._bike import OVERPASS_FILTERS, WAY_TAGS
 from ringroute._build import ProgressFn, build_graph
 from ringroute._osmfile import SUFFIXES, RawNetwork, read_osm_file
@@ -65,6 +66,15 @@ class Network:
     def router(self) -> Router:
         """The compiled shortest-path mirror of :attr:`graph` (built on first use)."""
         return Router(self.graph)
+
+    @cached_property
+    def alongside(self) -> dict[WayKey, frozenset[WayKey]]:
+        """Ways that run alongside others (see :func:`ringroute._alongside.alongside_ways`).
+
+        Keyed by :func:`ringroute._alongside.way_key` of the way's end nodes; built on
+        first use.
+        """
+        return alongside_ways(self.graph)
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
