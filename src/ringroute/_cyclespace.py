@@ -26,6 +26,7 @@ from functools import cached_property
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components, maximum_flow
@@ -564,9 +565,12 @@ class CycleSpace:
         if start not in leaving:
             return None
 
-        def cost(a: int, b: int) -> float:
-            pen = float(r.turn_penalty([a], [b])[0])
-            return pen + (_UTURN_M if int(r.reverse[a]) == b else 0.0)
+        def cost(e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
+            """Turn cost from edges ``e_in`` into edges ``e_out`` (a U-turn: dearer)."""
+            a = np.asarray(e_in, dtype=np.int64)
+            b = np.asarray(e_out, dtype=np.int64)
+            return np.asarray(r.turn_penalty(a, b) + _UTURN_M * (r.reverse[a] == b),
+                              dtype=float)
 
         succ: dict[int, int] = {}
         for v, ins in arriving.items():
@@ -576,10 +580,8 @@ class CycleSpace:
             if len(ins) == 1:
                 succ[ins[0]] = outs[0]
                 continue
-            matrix = r.turn_penalty(np.repeat(ins, len(outs)), np.tile(outs, len(ins)))
-            matrix = matrix.reshape(len(ins), len(outs))
-            matrix += _UTURN_M * (r.reverse[np.asarray(ins)][:, None] == np.asarray(outs)[None, :])
-            rows, cols = linear_sum_assignment(matrix)
+            matrix = cost(np.repeat(ins, len(outs)), np.tile(outs, len(ins)))
+            rows, cols = linear_sum_assignment(matrix.reshape(len(ins), len(outs)))
             for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
                 succ[ins[i]] = outs[j]
         # label the closed trails (by the position of an edge of each in ``edges``)
@@ -601,19 +603,12 @@ class CycleSpace:
                     pb.append(at[b])
         ia, ib = np.asarray(pa, dtype=np.int64), np.asarray(pb, dtype=np.int64)
         e_of = np.asarray(edges, dtype=np.int64)
-        rev = r.reverse[e_of]
-
-        def costs(i: IntArray, j: IntArray) -> FloatArray:
-            """Turn cost from edge position ``i`` into edge position ``j``."""
-            return np.asarray(r.turn_penalty(e_of[i], e_of[j])
-                              + _UTURN_M * (rev[i] == e_of[j]), dtype=float)
-
         for _ in range(len(set(trail.tolist())) - 1):
             apart = trail[ia] != trail[ib]
             if not apart.any():
                 return None  # the edges are not connected
-            sa, sb = nxt[ia], nxt[ib]
-            delta = costs(ia, sb) + costs(ib, sa) - costs(ia, sa) - costs(ib, sb)
+            ea, eb, sa, sb = e_of[ia], e_of[ib], e_of[nxt[ia]], e_of[nxt[ib]]
+            delta = cost(ea, sb) + cost(eb, sa) - cost(ea, sa) - cost(eb, sb)
             k = int(np.argmin(np.where(apart, delta, np.inf)))
             a, b = int(ia[k]), int(ib[k])
             nxt[a], nxt[b] = nxt[b], nxt[a]
@@ -621,8 +616,11 @@ class CycleSpace:
         for k, e in enumerate(edges):
             succ[e] = edges[int(nxt[k])]
         # begin after the dearest turn at the start (the rider does not ride it)
-        first = max(arriving[start], key=lambda a: cost(a, succ[a])) if start in arriving \
-            else leaving[start][0]
+        if start in arriving:
+            ins = arriving[start]
+            first = ins[int(np.argmax(cost(ins, [succ[a] for a in ins])))]
+        else:
+            first = leaving[start][0]
         e = succ[first] if start in arriving else first
         circuit = [e]
         while len(circuit) < len(edges):
