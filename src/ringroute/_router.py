@@ -302,6 +302,19 @@ class Router:
             return np.ones(self.n_nodes, dtype=bool)
         return np.asarray(part == int(np.argmax(sizes)))
 
+    def _stops_subtree(self, stops: Sequence[int]) -> tuple[list[int], set[int] | None, float]:
+        """The stops' parts, the smallest subtree of the bridge tree joining them, its bridges (m).
+
+        The subtree is ``None`` (and the length 0) without stops, or where a stop's
+        part has no bridge (it is its whole network).
+        """
+        part, _, tree = self.bridge_parts
+        terminals = list(dict.fromkeys(int(part[s]) for s in stops))
+        if not terminals or any(t not in tree for t in terminals):
+            return terminals, None, 0.0
+        keep, bridges = subtree_joining(tree, terminals)
+        return terminals, keep, float(sum(tree[a][b]["length"] for a, b in bridges))
+
     def forced_repeat_m(self, stops: Sequence[int]) -> float:
         """Length (m) that every closed walk through node indices ``stops`` rides twice.
 
@@ -312,12 +325,10 @@ class Router:
         also rides the bridges to the nearest part that does -- or else rides all of
         its ways twice.
         """
-        part, sizes, tree = self.bridge_parts
-        terminals = list(dict.fromkeys(int(part[s]) for s in stops))
-        if not terminals or any(t not in tree for t in terminals):
-            return 0.0  # a stop's part has no bridge: it is its whole network
-        keep, bridges = subtree_joining(tree, terminals)
-        forced = float(sum(tree[a][b]["length"] for a, b in bridges))
+        _, keep, forced = self._stops_subtree(stops)
+        if keep is None:
+            return 0.0  # no stops, or a stop's part has no bridge: it is its whole network
+        _, sizes, _ = self.bridge_parts
         if not any(sizes[n] > 1 for n in keep):
             forced += self._to_cycle_m(keep)
         return 2.0 * forced
@@ -362,16 +373,13 @@ class Router:
         float
             Metres of the walk, counting every ride, on ways ridden more than once.
         """
-        part, _, tree = self.bridge_parts
         cap = self.part_cycle_m
-        terminals = list(dict.fromkeys(int(part[s]) for s in stops))
+        terminals, keep, bridges_m = self._stops_subtree(stops)
         if not terminals:
             return 0.0
-        if any(t not in tree for t in terminals):
+        if keep is None:
             # a stop's part has no bridge: it is its whole network
             return max(0.0, length_m - float(cap[terminals[0]]))
-        keep, bridges = subtree_joining(tree, terminals)
-        bridges_m = float(sum(tree[a][b]["length"] for a, b in bridges))
         within_m = float(sum(cap[n] for n in keep))
         need_m = length_m - within_m - 2.0 * bridges_m
         if need_m <= 0.0:
