@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from ringroute._alongside import WayKey, way_key
+from ringroute._alongside import WayKey
 from ringroute._bike import check_avoid
 from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
@@ -249,17 +249,18 @@ def edge_weights(router: Router, prefs: Preferences | None) -> FloatArray:
 # ---------------------------------------------------------------------- planner
 class _Planner:
     def __init__(self, router: Router, weights: FloatArray, tol_m: float, *,
-                 alongside: Mapping[WayKey, frozenset[WayKey]] | None = None) -> None:
+                 partners: Mapping[int, frozenset[int]] | None = None) -> None:
         self.r = router
         self.w = weights
         self.tol_m = tol_m
         self.phys = router.way_code
-        #: ways that run alongside others (see ringroute._alongside), for ranking loops
-        self.alongside: Mapping[WayKey, frozenset[WayKey]] = alongside or {}
+        #: the ways (:attr:`phys` codes) each way runs alongside, for ranking loops
+        #: (see :func:`_way_partners`)
+        self.partners: Mapping[int, frozenset[int]] = partners or {}
 
     def derived(self, weights: FloatArray) -> _Planner:
         """A planner on the same network and ways alongside, with other weights."""
-        return _Planner(self.r, weights, self.tol_m, alongside=self.alongside)
+        return _Planner(self.r, weights, self.tol_m, partners=self.partners)
 
     @cached_property
     def cycles(self) -> CycleSpace:
@@ -959,7 +960,7 @@ def _plan_on(
     tol_m = max(min(0.002 * target_m, 100.0), 15.0)
     if progress is not None and "alongside" not in network.__dict__:
         progress("finding ways that run alongside each other", 0.05)
-    planner = _Planner(r, weights, tol_m, alongside=network.alongside)
+    planner = _Planner(r, weights, tol_m, partners=_way_partners(r, network.alongside))
     protected = set(pts)
     rng = np.random.default_rng(seed)
     candidates = _shape_candidates(planner, pts, order, target_m, rng, alternatives, progress)
@@ -1399,17 +1400,34 @@ def _ride_back_share(p: _Planner, edges: Sequence[int]) -> float:
     is a ride there and back for a cyclist, though each way is ridden once; ranking
     counts it like a way ridden twice (see :mod:`ringroute._alongside`).
     """
-    if not p.alongside:
+    if not p.partners:
         return _repeated_share(p, edges)
     idx = np.asarray(edges, dtype=np.int64)
-    r = p.r
-    keys = [way_key(a, b) for a, b in zip(r.node_ids[r.src[idx]].tolist(),
-                                          r.node_ids[r.dst[idx]].tolist(), strict=True)]
-    rides = Counter(keys)
-    back = np.fromiter((rides[k] > 1 or not rides.keys().isdisjoint(p.alongside.get(k, ()))
-                        for k in keys), bool, len(keys))
-    length = r.length[idx]
+    ways = p.phys[idx].tolist()
+    rides = Counter(ways)
+    back = np.fromiter((rides[w] > 1 or not rides.keys().isdisjoint(p.partners.get(w, ()))
+                        for w in ways), bool, len(ways))
+    length = p.r.length[idx]
     return float(length[back].sum() / max(float(length.sum()), 1.0))
+
+
+def _way_partners(r: Router, alongside: Mapping[WayKey, frozenset[WayKey]]
+                  ) -> dict[int, frozenset[int]]:
+    """:attr:`ringroute.network.Network.alongside` by ``r``'s way codes (:attr:`_Planner.phys`).
+
+    Ways with an end off ``r`` (a part of the network) are left out.
+    """
+    def code(key: WayKey) -> int | None:
+        i, j = r.index.get(key[0]), r.index.get(key[1])
+        return None if i is None or j is None else min(i, j) * r.n_nodes + max(i, j)
+
+    out: dict[int, frozenset[int]] = {}
+    for key, others in alongside.items():
+        own = code(key)
+        near = frozenset(c for c in map(code, others) if c is not None)
+        if own is not None and near:
+            out[own] = near
+    return out
 
 
 def _ridable_m(r: Router, forced_m: float) -> float:
