@@ -194,3 +194,38 @@ def test_unbalanced_counts_what_orient_counts(n: int, m: int, faces: list[int],
     prefer = np.resize(np.asarray(flips), len(cs.a))
     assert cs.unbalanced(ways, prefer) == cs.orient(ways, prefer)[1]
     assert cs.unbalanced(ways) == cs.orient(ways)[1]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(n=st.integers(4, 8), m=st.integers(4, 8),
+       faces=st.lists(st.integers(0, 10_000), min_size=1, max_size=12),
+       picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=3),
+       target_m=st.floats(400.0, 20_000.0), offset=st.floats(-3.0, 3.0))
+def test_state_below_at_least_is_exact(n: int, m: int, faces: list[int], picks: list[int],
+                                       target_m: float, offset: float) -> None:
+    """With ``at_least``, a set nearer than that gets its exact value; any other gets a
+    value that is at least ``at_least`` and no more than its exact one -- so a search
+    asking only "nearer than the current set?" decides as it would without it."""
+    # every other street one-way: many sets no directions can ride round
+    r = _grid_network(n, m, 200.0, [False] * 2, [1.0], [True, False]).router
+    cs = CycleSpace(r, r.cost)
+    # blocks flipped next to the set (as the searches do): mostly one connected part
+    used = cs.flipped(np.zeros(len(cs.a), dtype=bool), cs.face_ways(faces[0] % cs.n_faces))
+    for f in faces[1:]:
+        ways = np.flatnonzero(used)
+        if not len(ways):
+            break
+        near = cs.faces_along(int(ways[f % len(ways)]))
+        used = cs.flipped(used, cs.face_ways(int(near[f % len(near)])))
+    if not used.any():
+        return
+    # stops on the set (where its one-way ways are then all that is left to check)
+    on = np.unique(np.concatenate([cs.a[used], cs.b[used]]))
+    stops = list(dict.fromkeys(int(on[p % len(on)]) for p in picks))
+    exact = cs.state(used, stops, target_m, 50.0)
+    at_least = exact + offset
+    bounded = cs.state(used, stops, target_m, 50.0, at_least=at_least)
+    if exact < at_least:
+        assert bounded == exact
+    else:
+        assert at_least <= bounded <= exact

@@ -312,12 +312,15 @@ class CycleSpace:
 
     def state(self, used: BoolArray, stops: Sequence[int], target_m: float,
               tol_m: float, prefer: BoolArray | None = None,
-              limit: int | None = None) -> float:
+              limit: int | None = None, *, at_least: float = np.inf) -> float:
         """How far a set is from a valid loop (0: a valid one).
 
         Valid: connected, on every stop, of the target length and ridable in one
         circuit despite one-way ways (directions tried first: ``prefer``; searches
-        for directions reach ``limit`` nodes at most).
+        for directions reach ``limit`` nodes at most). A set whose parts, missing
+        stops and length alone are ``at_least`` that far is not checked for one-way
+        ways: the value returned is then a lower bound (for callers that only ask
+        whether a set is nearer than ``at_least``).
         """
         ways = np.nonzero(used)[0]
         if not len(ways):
@@ -327,7 +330,7 @@ class CycleSpace:
         missing = len(set(stops) - set(nodes.tolist()))
         err = max(0.0, abs(float(self.length_m[ways].sum()) - target_m) - tol_m) / target_m
         value = 10.0 * (n_parts - 1) + 10.0 * missing + 10.0 * err
-        if n_parts == 1 and not missing:
+        if n_parts == 1 and not missing and value < at_least:
             # nodes one-way ways leave more often than enter (or back) allow no circuit
             value += 1.0 * (self.orient(ways, prefer, limit)[1] if limit is not None
                             else self.unbalanced(ways, prefer))

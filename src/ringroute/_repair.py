@@ -299,7 +299,7 @@ def _first_better(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_
         if not np.isfinite(key[f]):
             break
         trial = cs.flipped(used, cs.face_ways(f))
-        value = cs.state(trial, stops, target_m, tol_m, prefer)
+        value = cs.state(trial, stops, target_m, tol_m, prefer, at_least=cur - 1e-12)
         if value < cur - 1e-12:
             return trial, value
     return None
