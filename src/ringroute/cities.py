@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ringroute._text import LANGS
 from ringroute.errors import InputError, UnknownCityError
 from ringroute.settings import Settings, get_settings
 
-LANGUAGES: tuple[str, ...] = ("en", "de", "ja")
+#: Languages of sight and city names (those of every text, see :mod:`ringroute._text`).
+LANGUAGES: tuple[str, ...] = LANGS
 _CITY_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ringroute import __version__
+from ringroute._text import LANGS
 from ringroute.cities import load_city
 from ringroute.errors import DownloadError, InputError, RingrouteRuntimeError
 from ringroute.job import PlanRequest, run_plan
@@ -165,8 +166,8 @@ def signed_pct(x: float) -> str:
 
 def _cmd_sights(args: argparse.Namespace, out: Console) -> int:
     city = load_city(args.city)
-    if args.lang not in ("en", "de", "ja"):
-        msg = f"--lang {args.lang!r} is not supported: valid are en, de, ja"
+    if args.lang not in LANGS:
+        msg = f"--lang {args.lang!r} is not supported: valid are {', '.join(LANGS)}"
         raise InputError(msg)
     if args.json:
         data = [

@@ -65,6 +65,7 @@ from branca.element import Figure
 from scipy.spatial import cKDTree
 
 from ringroute import __version__
+from ringroute._bike import WAY_CLASSES
 from ringroute._geo import LocalProjection, haversine_m_array
 from ringroute._gpxread import GPXRoute, TrackSegment, read_gpx
 from ringroute._html import Raw as _Raw
@@ -82,6 +83,8 @@ from ringroute._mapmatch import (
     match_track,
 )
 from ringroute._metrics import class_shares, count_turns, repeated_share
+from ringroute._text import LANGS, heading
+from ringroute._text import text as _t
 from ringroute.cities import City, available_cities, load_city
 from ringroute.errors import InputError, OSMDataError
 from ringroute.loop import Loop
@@ -93,7 +96,6 @@ log = logging.getLogger("ringroute")
 
 ProgressFn = Callable[[str, float], None]
 
-LANGS: tuple[str, ...] = ("en", "de", "ja")
 #: Sights within this distance of the path count as passed.
 SIGHT_RADIUS_M = 150.0
 #: A sight counts as passed again only after riding this far outside its radius.
@@ -104,10 +106,6 @@ _ELE_STEP_M = 10.0
 _ELE_WINDOW = 11  # samples of the moving average (110 m)
 _ELE_HYSTERESIS_M = 3.0
 
-#: Way classes of the router, from most to least bike-friendly.
-WAY_CLASSES: tuple[str, ...] = (
-    "cycleway", "quiet", "tertiary", "main_with_cycleway", "main", "unpaved",
-)
 #: Reported groups of way classes.
 CLASS_GROUPS: dict[str, tuple[str, ...]] = {
     "cycleway": ("cycleway",),
@@ -119,50 +117,14 @@ GROUP_COLORS: dict[str, str] = {
     "cycleway": "#1a9850", "quiet_road": "#4575b4", "main_road": "#d73027",
     "unpaved": "#8c510a",
 }
-
-_L: dict[str, dict[str, str]] = {
-    "title": {"en": "Route comparison", "de": "Routenvergleich", "ja": "ルート比較"},
-    "twin": {"en": "Twin cities side by side", "de": "Partnerstädte im Vergleich",
-             "ja": "姉妹都市の比較"},
-    "route": {"en": "Route", "de": "Route", "ja": "ルート"},
-    "alternative": {"en": "Alternative", "de": "Alternative", "ja": "代替ルート"},
-    "file": {"en": "File", "de": "Datei", "ja": "ファイル"},
-    "city": {"en": "City", "de": "Stadt", "ja": "都市"},
-    "length": {"en": "Length (km)", "de": "Länge (km)", "ja": "距離 (km)"},
-    "gpx_length": {"en": "GPX length (km)", "de": "GPX-Länge (km)", "ja": "GPX距離 (km)"},
-    "matched": {"en": "Matched to network", "de": "Aufs Netz abgebildet",
-                "ja": "道路網への一致率"},
-    "deviation": {"en": "Mean deviation (m)", "de": "Mittlere Abweichung (m)",
-                  "ja": "平均偏差 (m)"},
-    "repeated": {"en": "Ridden twice", "de": "Doppelt gefahren", "ja": "重複区間"},
-    "cycleway": {"en": "Cycleways", "de": "Radwege", "ja": "自転車道"},
-    "quiet_road": {"en": "Quiet roads", "de": "Ruhige Straßen", "ja": "静かな道"},
-    "main_road": {"en": "Main roads", "de": "Hauptstraßen", "ja": "幹線道路"},
-    "unpaved": {"en": "Unpaved", "de": "Unbefestigt", "ja": "未舗装"},
-    "turns": {"en": "Turns per km", "de": "Abbiegungen je km", "ja": "1kmあたりの曲がり角"},
-    "sights": {"en": "Sights passed", "de": "Sehenswürdigkeiten", "ja": "通過した見どころ"},
-    "gap": {"en": "Longest stretch without a sight (km)",
-            "de": "Längste Strecke ohne Sehenswürdigkeit (km)",
-            "ja": "見どころのない最長区間 (km)"},
-    "time": {"en": "Riding time", "de": "Fahrzeit", "ja": "走行時間"},
-    "climb": {"en": "Climb / descent (m)", "de": "Anstieg / Abstieg (m)",
-              "ja": "上り / 下り (m)"},
-    "at_km": {"en": "at km", "de": "bei km", "ja": "km地点"},
-    "none": {"en": "none", "de": "keine", "ja": "なし"},
-    "classes": {"en": "Way classes", "de": "Wegarten", "ja": "道路の種類"},
-    "map": {"en": "Map", "de": "Karte", "ja": "地図"},
-    "metrics": {"en": "Metrics", "de": "Kennzahlen", "ja": "指標"},
-    "charts": {"en": "Charts", "de": "Diagramme", "ja": "グラフ"},
-    "start": {"en": "Start", "de": "Start", "ja": "スタート"},
-    "matched_path": {"en": "matched to the network", "de": "aufs Netz abgebildet",
-                     "ja": "道路網に一致"},
-    "speed": {"en": "at", "de": "bei", "ja": "速度"},
-    "odbl": {"en": "Map data", "de": "Kartendaten", "ja": "地図データ"},
+#: the way class whose name (see :mod:`ringroute._text`) names each group
+_GROUP_NAMED_BY: dict[str, str] = {
+    "cycleway": "cycleway", "quiet_road": "quiet", "main_road": "main", "unpaved": "unpaved",
 }
 
 
-def _t(key: str, lang: str) -> str:
-    return _L[key].get(lang) or _L[key]["en"]
+def _group_name(group: str, lang: str) -> str:
+    return heading(_GROUP_NAMED_BY[group], lang)
 
 
 # ---------------------------------------------------------------- data model
@@ -1016,7 +978,7 @@ def _charts(metrics: Sequence[RouteMetrics], colors: Sequence[str],
         return render(fig)
 
     out: list[tuple[str, str]] = []
-    out.append((_e(_t("length", lang)), bars([m.length_m / 1000 for m in metrics], "{:.1f}")))
+    out.append((_e(_t("length_km", lang)), bars([m.length_m / 1000 for m in metrics], "{:.1f}")))
     out.append((_e(_t("repeated", lang)) + " (%)",
                 bars([100 * m.repeated_share for m in metrics], "{:.0f}")))
     # way class groups, stacked
@@ -1031,12 +993,12 @@ def _charts(metrics: Sequence[RouteMetrics], colors: Sequence[str],
     ax.set_ylim(0, 100)
     ax.spines[["top", "right"]].set_visible(False)
     legend = " · ".join(
-        f'<span style="color:{GROUP_COLORS[g]}">&#9632;</span> {_e(_t(g, lang))}'
+        f'<span style="color:{GROUP_COLORS[g]}">&#9632;</span> {_e(_group_name(g, lang))}'
         for g in CLASS_GROUPS)
     out.append((f"{_e(_t('classes', lang))} (%): {legend}", render(fig)))
     out.append((_e(_t("turns", lang)), bars([m.turns_per_km for m in metrics], "{:.1f}")))
     if any(m.city is not None for m in metrics):
-        out.append((_e(_t("sights", lang)),
+        out.append((_e(_t("sights_passed", lang)),
                     bars([float(len(m.distinct_sights)) for m in metrics], "{:.0f}")))
         out.append((_e(_t("gap", lang)), bars([m.longest_without_sight_km or 0.0 for m in metrics],
                                           "{:.1f}")))
@@ -1068,20 +1030,20 @@ figcaption{font-size:12px;max-width:360px}.rr-swatch{font-size:16px}
 def _metric_rows(metrics: Sequence[RouteMetrics], lang: str) -> list[tuple[str, list[str]]]:
     rows: list[tuple[str, list[str]]] = []
 
-    def add(key: str, values: list[str]) -> None:
-        rows.append((_t(key, lang), values))
+    def add(key: str, values: list[str], *, name: str | None = None) -> None:
+        rows.append((name or _t(key, lang), values))
 
     add("file", [m.source for m in metrics])
     add("city", [m.city.name(lang) if m.city else "–" for m in metrics])
-    add("length", [f"{m.length_m / 1000:.2f}" for m in metrics])
+    add("length_km", [f"{m.length_m / 1000:.2f}" for m in metrics])
     add("gpx_length", [f"{m.gpx_length_m / 1000:.2f}" for m in metrics])
     add("matched", [f"{m.matched_share:.1%}" for m in metrics])
     add("deviation", [f"{m.mean_deviation_m:.1f}" for m in metrics])
     add("repeated", [f"{m.repeated_share:.1%}" for m in metrics])
     for g in CLASS_GROUPS:
-        add(g, [f"{m.group_share()[g]:.1%}" for m in metrics])
+        add(g, [f"{m.group_share()[g]:.1%}" for m in metrics], name=_group_name(g, lang))
     add("turns", [f"{m.turns_per_km:.1f}" for m in metrics])
-    add("sights", [str(len(m.distinct_sights)) if m.city else "–" for m in metrics])
+    add("sights_passed", [str(len(m.distinct_sights)) if m.city else "–" for m in metrics])
     add("gap", ["–" if m.longest_without_sight_km is None else f"{m.longest_without_sight_km:.1f}"
                 for m in metrics])
     add("time", [f"{_hm(m.riding_time_s)} ({_t('speed', lang)} {m.speed_kmh:g} km/h)"
@@ -1111,7 +1073,7 @@ def render_report(
     embedded with ``<iframe srcdoc>`` (escaped as an attribute value).
     """
     colors = [COLORS[i % len(COLORS)] for i in range(len(metrics))]
-    heading = title or (_t("twin", lang) if twin else _t("title", lang))
+    heading = title or (_t("twin", lang) if twin else _t("compare_title", lang))
     parts = [f'<!DOCTYPE html>\n<html lang="{_e(lang)}"><head><meta charset="utf-8">'
              '<meta name="viewport" content="width=device-width, initial-scale=1">'
              f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
@@ -1140,7 +1102,7 @@ def render_report(
     parts.append(f"<h2>{_e(_t('metrics', lang))}</h2><table class=\"rr-metrics\">"
                  f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>")
     if any(m.city is not None for m in metrics):
-        parts.append(f"<h2>{_e(_t('sights', lang))}</h2><ol class=\"rr-sights\">")
+        parts.append(f"<h2>{_e(_t('sights_passed', lang))}</h2><ol class=\"rr-sights\">")
         for m in metrics:
             items = ", ".join(f"{_e(p.name)} ({_e(_t('at_km', lang))} {p.km:.1f})"
                               for p in m.sights) or _e(_t("none", lang))

@@ -12,36 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ringroute._io import atomic_write_text
+from ringroute._text import text as _t
 from ringroute.cities import City
 from ringroute.loop import Loop
 from ringroute.network import Network
 
 #: A turn is a heading change of at least this many degrees at a junction.
 MAJOR_TURN_DEG = 35.0
-
-_T: dict[str, dict[str, str]] = {
-    "start": {"en": "Start at {name}", "de": "Start: {name}", "ja": "{name}をスタート"},
-    "finish": {"en": "Finish at {name}", "de": "Ziel: {name}", "ja": "{name}にゴール"},
-    "sight": {"en": "Sight {n}: {name}", "de": "Sehenswürdigkeit {n}: {name}",
-              "ja": "見どころ{n}: {name}"},
-    "slight left": {"en": "Bear left", "de": "Leicht links", "ja": "やや左へ"},
-    "slight right": {"en": "Bear right", "de": "Leicht rechts", "ja": "やや右へ"},
-    "left": {"en": "Turn left", "de": "Links abbiegen", "ja": "左折"},
-    "right": {"en": "Turn right", "de": "Rechts abbiegen", "ja": "右折"},
-    "sharp left": {"en": "Sharp left", "de": "Scharf links", "ja": "鋭く左折"},
-    "sharp right": {"en": "Sharp right", "de": "Scharf rechts", "ja": "鋭く右折"},
-    "onto": {"en": "onto {street}", "de": "auf {street}", "ja": "{street}へ"},
-    "km": {"en": "km", "de": "km", "ja": "km"},
-    "instruction": {"en": "Instruction", "de": "Anweisung", "ja": "案内"},
-    "next": {"en": "to next", "de": "bis nächste", "ja": "次まで"},
-    "title": {"en": "Cue sheet", "de": "Roadbook", "ja": "コース案内"},
-    "unnamed": {"en": "unnamed way", "de": "unbenannter Weg", "ja": "名称のない道"},
-}
-
-
-def _t(key: str, lang: str, **kw: object) -> str:
-    text = _T[key].get(lang) or _T[key]["en"]
-    return text.format(**kw)
 
 
 @dataclass(frozen=True)
@@ -83,7 +60,8 @@ def _turn_word(delta: float) -> str | None:
 def build_cues(loop: Loop, network: Network, *, lang: str = "en") -> list[Cue]:
     """Cues for ``loop``: start, each major turn with the new street, sights, finish."""
     g = network.graph
-    cues = [Cue(0.0, _t("start", lang, name=loop.stops[0].place.place.name(lang)), "start")]
+    start_name = loop.stops[0].place.place.name(lang)
+    cues = [Cue(0.0, _t("cue_start", lang, name=start_name), "start")]
     nv = loop.node_vertex
     cum = loop.cum_m
     for i in range(1, len(loop.edges)):
@@ -114,10 +92,9 @@ def build_cues(loop: Loop, network: Network, *, lang: str = "en") -> list[Cue]:
             continue
         cues.append(Cue(at, text, "turn"))
     for n, stop in enumerate(loop.sights, start=1):
-        cues.append(Cue(stop.at_m, _t("sight", lang, n=n, name=stop.place.place.name(lang)),
+        cues.append(Cue(stop.at_m, _t("cue_sight", lang, n=n, name=stop.place.place.name(lang)),
                         "sight"))
-    cues.append(Cue(loop.length_m, _t("finish", lang, name=loop.stops[0].place.place.name(lang)),
-                    "finish"))
+    cues.append(Cue(loop.length_m, _t("cue_finish", lang, name=start_name), "finish"))
     order = {"start": 0, "turn": 1, "sight": 2, "finish": 3}
     cues.sort(key=lambda c: (c.at_m, order[c.kind]))
     return cues
@@ -125,7 +102,7 @@ def build_cues(loop: Loop, network: Network, *, lang: str = "en") -> list[Cue]:
 
 def render_markdown(cues: list[Cue], *, title: str, lang: str = "en") -> str:
     """A Markdown table of the cues."""
-    lines = [f"# {_t('title', lang)}: {title}", "",
+    lines = [f"# {_t('cue_title', lang)}: {title}", "",
              f"| {_t('km', lang)} | {_t('next', lang)} | {_t('instruction', lang)} |",
              "|---:|---:|---|"]
     for i, c in enumerate(cues):
@@ -146,13 +123,13 @@ def render_html(cues: list[Cue], *, title: str, lang: str = "en") -> str:
                     f"<td>{nxt / 1000:.2f}</td><td>{e(c.text)}</td></tr>")
     return (
         f'<!DOCTYPE html><html lang="{e(lang)}"><head><meta charset="utf-8">'
-        f"<title>{e(_t('title', lang))}: {e(title)}</title><style>"
+        f"<title>{e(_t('cue_title', lang))}: {e(title)}</title><style>"
         "body{font:14px sans-serif;margin:1.5em}table{border-collapse:collapse;width:100%}"
         "td,th{border-bottom:1px solid #ccc;padding:4px 8px;text-align:left}"
         "td:nth-child(-n+2){text-align:right;white-space:nowrap;width:5em}"
         "tr.cue-sight td{font-weight:bold;background:#fff4d6}"
         "@media print{body{margin:0}tr{page-break-inside:avoid}}</style></head><body>"
-        f"<h1>{e(_t('title', lang))}: {e(title)}</h1><table><thead><tr>"
+        f"<h1>{e(_t('cue_title', lang))}: {e(title)}</h1><table><thead><tr>"
         f"<th>{e(_t('km', lang))}</th><th>{e(_t('next', lang))}</th>"
         f"<th>{e(_t('instruction', lang))}</th></tr></thead><tbody>{''.join(rows)}"
         "</tbody></table><p><small>Map data &copy; "

@@ -11,6 +11,7 @@ import gpxpy.gpx
 from ringroute import __version__
 from ringroute._io import atomic_write_text
 from ringroute._simplify import simplify_indices
+from ringroute._text import text as label
 from ringroute.cities import LANGUAGES, City
 from ringroute.loop import Loop
 
@@ -34,20 +35,6 @@ _SYMBOLS: dict[str, str] = {
     "sport": "Stadium",
     "nature": "Scenic Area",
 }
-
-_LABELS: dict[str, dict[str, str]] = {
-    "start": {"en": "Start/Finish", "de": "Start/Ziel", "ja": "スタート/ゴール"},
-    "loop": {"en": "loop", "de": "Rundtour", "ja": "周回コース"},
-    "target": {"en": "target", "de": "Ziel", "ja": "目標"},
-    "actual": {"en": "actual", "de": "tatsächlich", "ja": "実際"},
-    "sights": {"en": "sights", "de": "Sehenswürdigkeiten", "ja": "見どころ"},
-    "at": {"en": "at km", "de": "bei km", "ja": "km地点"},
-}
-
-
-def label(key: str, lang: str) -> str:
-    """A fixed UI label in ``lang`` (English fallback)."""
-    return _LABELS[key].get(lang) or _LABELS[key]["en"]
 
 
 def _stop_name(loop: Loop, i: int, lang: str) -> str:
@@ -107,7 +94,7 @@ def build_gpx(
     g.description = (
         f"{label('target', lang)} {loop.target_m / 1000:.1f} km, "
         f"{label('actual', lang)} {loop.length_m / 1000:.2f} km"
-        + (f"; {label('sights', lang)}: {sights}" if sights else "")
+        + (f"; {label('sights_in_text', lang)}: {sights}" if sights else "")
         + f". Map data {ATTRIBUTION}."
     )
     g.time = time or dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -120,11 +107,11 @@ def build_gpx(
 
     for i, stop in enumerate(loop.stops):
         place = stop.place.place
-        name = label("start", lang) + f": {place.name(lang)}" if i == 0 else (
+        name = label("start_finish", lang) + f": {place.name(lang)}" if i == 0 else (
             f"{i}. {place.name(lang)}")
         desc_parts = [p for p in (_other_names(loop, i, lang),
                                   place.sight.description if place.sight else "",
-                                  f"{label('at', lang)} {stop.at_m / 1000:.1f}") if p]
+                                  f"{label('at_km', lang)} {stop.at_m / 1000:.1f}") if p]
         wpt = gpxpy.gpx.GPXWaypoint(
             latitude=round(place.lat, 7), longitude=round(place.lon, 7), name=name,
             description=" — ".join(desc_parts),
@@ -155,7 +142,7 @@ def build_gpx(
             rte.points.append(gpxpy.gpx.GPXRoutePoint(w.latitude, w.longitude, name=w.name))
         first = g.waypoints[0]
         rte.points.append(gpxpy.gpx.GPXRoutePoint(first.latitude, first.longitude,
-                                                  name=label("start", lang)))
+                                                  name=label("start_finish", lang)))
         g.routes.append(rte)
     b = g.get_bounds()
     if b is not None:

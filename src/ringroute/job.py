@@ -16,6 +16,7 @@ from pathlib import Path
 from ringroute._bike import check_avoid
 from ringroute._build import ProgressFn
 from ringroute._elevation import interpolate_known, sample_dem
+from ringroute._text import LANGS
 from ringroute.cities import City, load_city
 from ringroute.compare import compare_loops, write_report
 from ringroute.cues import write_cues
@@ -29,7 +30,6 @@ from ringroute.webmap import write_map
 
 log = logging.getLogger("ringroute")
 
-LANGS: tuple[str, ...] = ("en", "de", "ja")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,6 +32,7 @@ from ringroute._html import figure_of as _figure
 from ringroute._html import popup as _popup
 from ringroute._html import tooltip as _tooltip
 from ringroute._io import atomic_write_text
+from ringroute._text import has_text, text
 from ringroute.cities import LANGUAGES, City
 from ringroute.loop import Loop
 
@@ -40,33 +41,6 @@ COLORS: tuple[str, ...] = ("#d7301f", "#2b8cbe", "#31a354", "#756bb1", "#e6550d"
 ATTRIBUTION_HTML = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
-
-_T: dict[str, dict[str, str]] = {
-    "route": {"en": "Route", "de": "Route", "ja": "ルート"},
-    "start": {"en": "Start/Finish", "de": "Start/Ziel", "ja": "スタート/ゴール"},
-    "length": {"en": "Length", "de": "Länge", "ja": "距離"},
-    "target": {"en": "target", "de": "Ziel", "ja": "目標"},
-    "repeated": {"en": "Ridden twice", "de": "Doppelt gefahren", "ja": "重複区間"},
-    "unavoidable": {"en": "unavoidable at this length", "de": "bei dieser Länge unvermeidlich",
-                    "ja": "この距離では不可避"},
-    "turns": {"en": "Turns per km", "de": "Abbiegungen je km", "ja": "1kmあたりの曲がり角"},
-    "sights": {"en": "Sights", "de": "Sehenswürdigkeiten", "ja": "見どころ"},
-    "at_km": {"en": "at km", "de": "bei km", "ja": "km地点"},
-    "category": {"en": "Category", "de": "Kategorie", "ja": "カテゴリー"},
-    "alternative": {"en": "Alternative", "de": "Alternative", "ja": "代替ルート"},
-    "cycleway": {"en": "cycleways", "de": "Radwege", "ja": "自転車道"},
-    "quiet": {"en": "quiet roads", "de": "ruhige Straßen", "ja": "静かな道"},
-    "tertiary": {"en": "minor through roads", "de": "Verbindungsstraßen", "ja": "補助幹線道路"},
-    "main_with_cycleway": {"en": "main roads with cycle lane", "de": "Hauptstraßen mit Radweg",
-                           "ja": "自転車レーン付き幹線道路"},
-    "main": {"en": "main roads", "de": "Hauptstraßen", "ja": "幹線道路"},
-    "unpaved": {"en": "unpaved", "de": "unbefestigt", "ja": "未舗装"},
-}
-
-
-def t(key: str, lang: str) -> str:
-    """UI text ``key`` in ``lang`` (English fallback)."""
-    return _T[key].get(lang) or _T[key]["en"]
 
 
 def _badge(text: str, color: str, size: int, kind: str) -> folium.DivIcon:
@@ -114,11 +88,11 @@ def _sight_popup(loop: Loop, i: int, lang: str) -> str:
         others = [sight.names[lg] for lg in LANGUAGES if lg != lang and sight.names.get(lg)]
         if others:
             lines.append(f'<span class="rr-names">{_e(" / ".join(others))}</span>')
-        lines.append(f"{_e(t('category', lang))}: {_e(sight.category)}")
+        lines.append(f"{_e(text('category', lang))}: {_e(sight.category)}")
         if sight.description:
             lines.append(_e(sight.description))
     km = stop.at_m / 1000 if i else 0.0
-    lines.append(f"{_e(t('at_km', lang))} {km:.1f}")
+    lines.append(f"{_e(text('at_km', lang))} {km:.1f}")
     lines.append(f"<small>snap {stop.place.snap_m:.0f} m</small>")
     return "<br>".join(lines)
 
@@ -127,20 +101,20 @@ def _summary_html(loops: Sequence[Loop], lang: str, title: str) -> str:
     rows = []
     for n, loop in enumerate(loops):
         shares = ", ".join(
-            f"{_e(t(k, lang) if k in _T else k)} {v:.0%}"
+            f"{_e(text(k, lang) if has_text(k) else k)} {v:.0%}"
             for k, v in sorted(loop.way_class_share().items(), key=lambda kv: -kv[1]) if v >= 0.005
         )
         sights = ", ".join(_e(s.place.place.name(lang)) for s in loop.sights) or "–"
-        name = t("route", lang) if n == 0 else f"{t('alternative', lang)} {n}"
-        forced = (f" ({loop.forced_overlap_ratio:.1%} {_e(t('unavoidable', lang))})"
+        name = text("route", lang) if n == 0 else f"{text('alternative', lang)} {n}"
+        forced = (f" ({loop.forced_overlap_ratio:.1%} {_e(text('unavoidable', lang))})"
                   if loop.forced_overlap_ratio >= 0.0005 else "")
         rows.append(
             f'<div class="rr-route"><span style="color:{COLORS[n % len(COLORS)]}">&#9632;</span> '
             f"<b>{_e(name)}</b>: {loop.length_m / 1000:.1f} km "
-            f"({_e(t('target', lang))} {loop.target_m / 1000:g} km)<br>"
-            f"{_e(t('sights', lang))}: {sights}<br>"
-            f"{_e(t('repeated', lang))}: {loop.overlap_ratio:.1%}{forced} · "
-            f"{_e(t('turns', lang))}: {loop.turns_per_km:.1f}<br><small>{shares}</small></div>"
+            f"({_e(text('target', lang))} {loop.target_m / 1000:g} km)<br>"
+            f"{_e(text('sights', lang))}: {sights}<br>"
+            f"{_e(text('repeated', lang))}: {loop.overlap_ratio:.1%}{forced} · "
+            f"{_e(text('turns', lang))}: {loop.turns_per_km:.1f}<br><small>{shares}</small></div>"
         )
     style = (
         "position:fixed;top:10px;left:50px;z-index:1000;max-width:340px;background:#fff;"
@@ -214,7 +188,7 @@ def build_map(
         f"{first.target_m / 1000:g} km")
     for n, loop in enumerate(loops):
         color = COLORS[n % len(COLORS)]
-        name = t("route", lang) if n == 0 else f"{t('alternative', lang)} {n}"
+        name = text("route", lang) if n == 0 else f"{text('alternative', lang)} {n}"
         layer = folium.FeatureGroup(
             name=_e(f"{name}: {loop.length_m / 1000:.1f} km"), show=True)
         line = folium.PolyLine(  # type: ignore[no-untyped-call]
@@ -240,7 +214,7 @@ def build_map(
             icon = _badge(str(i), color, 24, "stop") if i else _badge("S", "#111", 26, "start")
             marker = folium.Marker((place.lat, place.lon), icon=icon)
             _tooltip(_e(f"{i}. {place.name(lang)}" if i else
-                        f"{t('start', lang)}: {place.name(lang)}")).add_to(marker)
+                        f"{text('start_finish', lang)}: {place.name(lang)}")).add_to(marker)
             _popup(_sight_popup(loop, i, lang)).add_to(marker)
             marker.add_to(layer)
         layer.add_to(m)
