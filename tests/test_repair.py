@@ -94,6 +94,18 @@ def test_lengthen_returns_the_longest_loop_it_reached() -> None:
     _check(r, loop, [node[(1, 1)]], 1200.0, 15.0, cs)
 
 
+def test_lengthen_accepts_a_loop_within_accept_m_where_none_is_exact() -> None:
+    """Loops on a grid of 200 m blocks come in steps of 400 m: none is within 15 m of
+    1150 m. Grown from one 800 m block, the loop stays at 800 m; allowed 100 m off,
+    the last step takes the two-block loop of 1200 m."""
+    r, cs, node, block = _block_on_grid(6, 2)
+    stops = [node[(2, 2)]]
+    exact = lengthen(cs, block, stops, 1150.0, 15.0, step_m=100.0)
+    assert float(r.length[exact].sum()) == pytest.approx(800.0)
+    near = lengthen(cs, block, stops, 1150.0, 15.0, step_m=100.0, accept_m=100.0)
+    _check(r, near, stops, 1200.0, 1e-6, cs)
+
+
 def test_repair_rides_a_dead_end_spur_there_and_back() -> None:
     """A stop at the end of a dead end lies on no cycle: the repair rides its spur
     there and back and mends the rest (here an out-and-back along the grid's edge)."""

@@ -111,13 +111,15 @@ def _main_part(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], targe
 
 
 def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
-             tol_m: float, *, step_m: float, max_moves: int = 100,
+             tol_m: float, *, step_m: float, max_moves: int = 100, accept_m: float = 0.0,
              progress: Callable[[float], None] | None = None) -> list[int]:
     """The loop grown by faces towards ``target_m``, a step of at most ``step_m`` at a time.
 
     Each step asks :func:`repair` for a loop a fifth to all of ``step_m`` longer
     than the last one, starting from the last one's ways; the last step asks for
-    ``target_m`` itself (within ``tol_m``), else for as close below it as a step gets.
+    ``target_m`` itself (within ``tol_m``), then within ``accept_m`` of it (where the
+    loops a network holds come in steps larger than ``tol_m``, the nearest may lie
+    beyond the target), else for as close below it as a step gets.
     A step that finds none is halved, down to :data:`_MIN_STEP_TOLS` tolerances, then
     doubled up to about a typical face (see ``_step_sizes``), and the next step starts
     from the size that worked;
@@ -142,14 +144,16 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
         Length added per step at most.
     max_moves
         Faces added per step at most.
+    accept_m
+        Length error the last step accepts where none within ``tol_m`` is found.
     progress
         Called with the length reached (m) after each step that succeeds.
 
     Returns
     -------
     list of int
-        The longest loop reached: within ``tol_m`` of ``target_m`` if every step
-        succeeded, ``edges`` itself if none did.
+        The longest loop reached: within ``tol_m`` (else ``accept_m``) of ``target_m``
+        if every step succeeded, ``edges`` itself if none did.
     """
     cur = list(edges)
     cur_m = float(cs.r.length[np.asarray(cur, dtype=np.int64)].sum()) if cur else 0.0
@@ -162,7 +166,8 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
         for size in _step_sizes(step, need, _MIN_STEP_TOLS * tol_m, block_m):
             # on the way: anything from a fifth of a step to a whole one more; the
             # last step: the target, else as close below it as a step gets
-            goals = ([(target_m, tol_m)] if need <= size else []) + [
+            last = [(target_m, tol_m)] + ([(target_m, accept_m)] if accept_m > tol_m else [])
+            goals = (last if need <= size else []) + [
                 (cur_m + 0.6 * min(size, need), 0.4 * min(size, need))]
             for goal, goal_tol in goals:
                 grown = repair(cs, cur, stops, goal, goal_tol, max_moves=max_moves, flow=True)

@@ -96,6 +96,9 @@ _CLEAN_SHORTER = (0.9, 0.8, 0.7)
 #: shares of the tolerance off the target at which a loop riding nothing twice is
 #: sought when the best loop rides much twice (see ``_clean_within``)
 _CLEAN_WITHIN = (0.25, 0.5, 0.75)
+#: where every loop found is too short, longer ones are sought in these bands (times
+#: the longest length accepted; see ``_longer_than``)
+_LONGER_BANDS = (1.0, 1.1, 1.25, 1.5, 2.0)
 #: loops grown by faces when no detour makes any long enough, and the share of the
 #: target added per step (see :func:`ringroute._repair.lengthen`)
 _LENGTHEN_TRIES = 3
@@ -1071,7 +1074,8 @@ def _plan_on(
 
             reached(c.length_m)
             c.edges = lengthen(planner.cycles, c.edges, pts, target_m, planner.tol_m,
-                               step_m=_LENGTHEN_STEP * target_m, progress=reached)
+                               step_m=_LENGTHEN_STEP * target_m,
+                               accept_m=tolerance * target_m, progress=reached)
             c.length_m = planner.length(c.edges)
             c.score = _score(network, planner, c.edges, target_m)
             if abs(c.length_m - target_m) <= tolerance * target_m:
@@ -1132,7 +1136,8 @@ def _plan_on(
             # as above, grown by blocks; those with the chosen loops' ways cost more
             shun = planner.derived(planner.penalized([e for c in chosen for e in c.edges]))
             grown = lengthen(shun.cycles, _pruned(planner, extra.edges, pts), pts, target_m,
-                             planner.tol_m, step_m=_LENGTHEN_STEP * target_m)
+                             planner.tol_m, step_m=_LENGTHEN_STEP * target_m,
+                             accept_m=tolerance * target_m)
             if _distinct(planner, grown, chosen):
                 extra.edges, extra.length_m = grown, planner.length(grown)
         if (extra is not None and abs(extra.length_m - target_m) <= tolerance * target_m
@@ -1189,15 +1194,20 @@ def _plan_on(
 
 def _longer_than(planner: _Planner, edges: list[int], pts: Sequence[int], above_m: float
                  ) -> float | None:
-    """The length of a loop longer than ``above_m`` grown from ``edges`` by blocks.
+    """The length of a loop longer than ``above_m``, a repair of ``edges`` by blocks.
 
     Used where no loop of the length asked was found and all were shorter: a loop
     found beyond the length shows that the network holds longer loops, and how long
-    the nearest one is. ``None`` where growing finds none (the network is full).
+    the nearest one is. Repairs (see :func:`~ringroute._repair.repair`) are sought in
+    the bands :data:`_LONGER_BANDS` times ``above_m``, nearest first. ``None`` where
+    none is found (the network is full).
     """
-    grown = lengthen(planner.cycles, edges, pts, 2.0 * above_m, above_m, step_m=above_m)
-    length_m = planner.length(grown)
-    return length_m if length_m > above_m else None
+    for lo, hi in pairwise(_LONGER_BANDS):
+        grown = repair(planner.cycles, edges, pts, 0.5 * (lo + hi) * above_m,
+                       0.5 * (hi - lo) * above_m)
+        if grown is not None and planner.length(grown) > above_m:
+            return planner.length(grown)
+    return None
 
 
 def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
