@@ -43,6 +43,13 @@ _DIVERGE_COLD = 0.002
 #: and at most this many moves times ways of the loop (a move costs about as much as
 #: the loop has ways: a long loop on a large network gets fewer)
 _DIVERGE_WORK = 3_000_000
+#: a search whose best set is still this far from a valid loop (same units) after
+#: this share of its moves gives up. Measured on the University strip (60 requests of
+#: 5 and 8 km, 3 loops each): every search that succeeded was within 0.53 by then,
+#: and succeeded by 91 % of its moves; on Heidelberg, near the shortest loop, searches
+#: that never succeeded were 1.9 to 25 away
+_DIVERGE_HOPELESS = 1.5
+_DIVERGE_CHECK = 0.375
 
 
 def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
@@ -339,7 +346,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     most ``max_shared`` of its length with each of ``others``, or else with a
     chance that falls as the search cools. The first valid set is the loop. Where
     detours shaped around the network cannot find another distinct loop (a small
-    network the first loops fill), such a search often does.
+    network the first loops fill), such a search often does. A search still far from
+    a valid set after :data:`_DIVERGE_CHECK` of its moves gives up.
 
     Parameters
     ----------
@@ -390,9 +398,13 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     cur = value(used)
     face_len = cs.face_sums[0]
     steps = min(steps, max(_DIVERGE_WORK // max(int(used.sum()), 1), 500))
+    best = cur
     for step in range(steps):
         if cur == 0.0:
             break
+        best = min(best, cur)
+        if step == int(_DIVERGE_CHECK * steps) and best > _DIVERGE_HOPELESS:
+            return None
         # a face along a way of the set; one longer than twice the target (the outer
         # one) never helps
         faces = cs.faces_along(int(rng.choice(np.flatnonzero(used))))
