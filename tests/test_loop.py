@@ -195,10 +195,24 @@ def test_a_length_between_a_small_networks_loops_names_the_nearest(university: N
         assert abs(loop.length_error) <= 0.05
 
 
+def test_lengths_below_a_kilometre_read_in_metres_precision(university: Network) -> None:
+    """A loop round a small traffic island is 45 m: asked for 50 m ±5 %, the refusal
+    names it with three decimals (0.05 km would read as the target itself)."""
+    start = _at_node(university, 1435111968)
+    with pytest.raises(InfeasibleLoopError) as exc:
+        plan_loops(university, start, [], target_km=0.05, seed=7,
+                   prefs=Preferences(avoid=("unpaved",)))
+    found = re.search(r"found is (0\.\d{3}) km; choose --km near it", str(exc.value))
+    assert found is not None, str(exc.value)
+    assert float(found.group(1)) < 0.05 * 0.95
+
+
 def test_ridable_length_counts_cycles_once_and_dead_ends_to_stops_twice() -> None:
     """A grid of 2 x 2 blocks (12 ways of 200 m) with a dead end of two 180 m ways:
-    a loop rides at most the 2.4 km of the grid, plus the dead end there and back when
-    a stop lies at its end."""
+    a loop that rides no way twice rides at most 1.6 km of the grid's 2.4 km (the
+    middle of each side has three ways: of the four such nodes, pairs must each leave
+    out a path of 400 m between them), plus the dead end there and back when a stop
+    lies at its end."""
     g = _grid_network(3, 3, 200.0, [False] * 3, [1.0], [False] * 3).graph.copy()
     lon, lat = g.nodes[0]["x"], g.nodes[0]["y"]
     attrs = dict(g.edges[0, 1, 0])
@@ -207,9 +221,10 @@ def test_ridable_length_counts_cycles_once_and_dead_ends_to_stops_twice() -> Non
         g.add_edge(u, v, **{**attrs, "length_m": 180.0, "length": 180.0})
         g.add_edge(v, u, **{**attrs, "length_m": 180.0, "length": 180.0})
     r = Network(g, "generated").router
-    assert _ridable_m(r, r.forced_repeat_m([r.index[4]])) == pytest.approx(2400.0)
-    spur_stop = r.forced_repeat_m([r.index[4], r.index[901]])
-    assert _ridable_m(r, spur_stop) == pytest.approx(2400.0 + 4 * 180.0)
+    centre = [r.index[4]]
+    assert _ridable_m(r, centre, r.forced_repeat_m(centre)) == pytest.approx(1600.0)
+    spur = [r.index[4], r.index[901]]
+    assert _ridable_m(r, spur, r.forced_repeat_m(spur)) == pytest.approx(1600.0 + 4 * 180.0)
 
 
 def test_a_loop_that_doubles_back_tells_the_clean_length(science_city: Network,

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
+from tests.test_loop import _grid_network
 
 from ringroute.network import Network
 
@@ -150,3 +151,48 @@ def test_least_repeat_is_the_least_over_sets_of_parts(rings: list[list[int]],
         best = min(best, max(2.0 * bridges_m, length_m - sum(cap[i] for i in chosen)))
     got = r.least_repeat_m([r.index[100 * i] for i in stops], float(length_m))
     assert got == pytest.approx(max(best, 0.0), abs=1e-6)
+
+
+# ------------------------------------------------------------ ways ridden once
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(n=st.integers(2, 3), m=st.integers(2, 4),
+       drop=st.lists(st.booleans(), min_size=17, max_size=17),
+       lengths=st.lists(st.integers(1, 40), min_size=17, max_size=17))
+def test_part_trail_bounds_every_set_with_even_ways_at_each_node(
+        n: int, m: int, drop: list[bool], lengths: list[int]) -> None:
+    """Brute force over every set of a part's ways where each node has an even number
+    of them (what a closed walk riding no way twice rides): none is longer than the
+    part's bound, and the bound is no more than the part's ways."""
+    net = _grid_network(n, m, 100.0, drop, [1.0], [False])
+    g = net.graph
+    for k, (u, v, key) in enumerate(sorted(g.edges(keys=True))):
+        if u < v:  # both directions of a way get the same length
+            length_m = 10.0 * lengths[k % len(lengths)]
+            for a, b in ((u, v), (v, u)):
+                g.edges[a, b, key]["length_m"] = g.edges[a, b, key]["length"] = length_m
+    r = Network(g, "generated").router
+    part, _, _ = r.bridge_parts
+    ways = r.ways
+    inner = np.nonzero(~r.bridge_way)[0]
+    assert len(inner) <= 17
+    best = np.zeros(len(r.part_cycle_m))
+    for mask in range(1, 2 ** len(inner)):
+        chosen = inner[[bool(mask >> i & 1) for i in range(len(inner))]]
+        deg = np.bincount(np.concatenate([ways.a[chosen], ways.b[chosen]]),
+                          minlength=r.n_nodes)
+        if np.any(deg % 2):
+            continue
+        for p in np.unique(part[ways.a[chosen]]):
+            in_p = chosen[part[ways.a[chosen]] == p]
+            best[p] = max(best[p], float(ways.length_m[in_p].sum()))
+    assert np.all(r.part_trail_m >= best - 1e-6)
+    assert np.all(r.part_trail_m <= r.part_cycle_m + 1e-6)
+
+
+def test_part_trail_is_tight_on_a_ladder() -> None:
+    """A ladder of three 100 m squares (10 ways): its four inner corners have three
+    ways, pairs 100 m apart; a closed walk riding no way twice leaves out at least
+    200 m -- the outer ring of 800 m does."""
+    r = _grid_network(2, 4, 100.0, [False], [1.0], [False]).router
+    assert float(r.part_cycle_m.max()) == pytest.approx(1000.0)
+    assert float(r.part_trail_m.max()) == pytest.approx(800.0)

@@ -345,6 +345,61 @@ class Router:
         return np.bincount(part[ways.a[inner]], weights=ways.length_m[inner],
                            minlength=len(sizes)).astype(float)
 
+    @cached_property
+    def part_trail_m(self) -> FloatArray:
+        """An upper bound (m) on what a closed walk riding no way twice rides in each part.
+
+        Such a walk rides a set of ways where every node has an even number of them
+        (an Eulerian set). The ways of the part it leaves out then include a set
+        joining the part's odd nodes (those with an odd number of ways) in pairs -- a
+        T-join, at least half the sum, over those nodes, of the distance to the
+        nearest other one (each pair is at least as far apart as either end's nearest
+        other). So the walk rides at most :attr:`part_cycle_m` less that half sum. On
+        the University strip's main part this is 16.5 - 2.0 = 14.5 km (the shortest
+        T-join there, by an exact matching, is 2.7 km).
+        """
+        part, sizes, _ = self.bridge_parts
+        ways = self.ways
+        inner = ~self.bridge_way
+        a, b, length = ways.a[inner], ways.b[inner], ways.length_m[inner]
+        odd = np.nonzero(np.bincount(np.concatenate([a, b]), minlength=self.n_nodes) % 2)[0]
+        bound = self.part_cycle_m.copy()
+        if not len(odd):
+            return bound
+        graph = csr_array((np.concatenate([length, length]),
+                           (np.concatenate([a, b]), np.concatenate([b, a]))),
+                          shape=(self.n_nodes, self.n_nodes))
+        dist, _, nearest = dijkstra(graph, directed=False, indices=odd, min_only=True,
+                                    return_predecessors=True)
+        # the nearest other odd node, across the ways between two nodes' nearest ones
+        # (along a shortest path to it, the first way leaving a node's own region)
+        other = np.full(self.n_nodes, np.inf)
+        cross = nearest[a] != nearest[b]
+        via = (dist[a] + length + dist[b])[cross]
+        np.minimum.at(other, nearest[a][cross], via)
+        np.minimum.at(other, nearest[b][cross], via)
+        half = 0.5 * np.bincount(part[odd], weights=np.where(np.isfinite(other[odd]),
+                                                            other[odd], 0.0),
+                                 minlength=len(sizes))
+        return np.maximum(bound - half, 0.0)
+
+    def ridable_once_m(self, stops: Sequence[int]) -> float:
+        """An upper bound (m) on the ways a closed walk through ``stops`` rides once.
+
+        A walk that rides nothing twice but the bridges every walk through the stops
+        rides twice (:meth:`forced_repeat_m`) stays in the parts of the bridge tree's
+        subtree joining the stops -- or, where none of them holds a cycle, goes on to
+        one part that does -- and rides at most :attr:`part_trail_m` in each.
+        """
+        terminals, keep, _ = self._stops_subtree(stops)
+        bound = self.part_trail_m
+        if keep is None:  # a stop's part has no bridge: it is its whole network
+            return float(bound[terminals].sum())
+        _, sizes, _ = self.bridge_parts
+        if any(sizes[n] > 1 for n in keep):
+            return float(sum(bound[n] for n in keep))
+        return float(bound.max())
+
     def least_repeat_m(self, stops: Sequence[int], length_m: float, *,
                        unit_m: float = 1.0) -> float:
         """A lower bound (m) on what a closed walk of ``length_m`` through ``stops`` repeats.

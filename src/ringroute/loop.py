@@ -943,19 +943,19 @@ def _plan_on(
         what = "through the requested sights" if len(pts) > 1 else "from the start"
         msg = (
             f"target {target_km:g} km is too short: the shortest loop {what} "
-            f"is {min_m / 1000:.1f} km; choose --km of at least "
+            f"is {_km(min_m, 1)}; choose --km of at least "
             f"{math.ceil(min_m / (1 + tolerance) / 100) / 10:.1f}"
         )
         raise InfeasibleLoopError(msg)
 
     # what every loop through the stops rides twice: the dead ends to them
     forced_m = r.forced_repeat_m(pts)
-    most_m = _ridable_m(r, forced_m)
+    most_m = _ridable_m(r, pts, forced_m)
     if target_m * (1 - tolerance) > most_m:
         msg = (
             f"target {target_km:g} km is too long for this network: a loop that rides no "
-            f"way twice (dead ends to sights aside) is at most {most_m / 1000:.1f} km "
-            f"long here (feasible range at most {min_m / 1000:.1f}–{most_m / 1000:.1f} km)"
+            f"way twice (dead ends to sights aside) is at most {_km(most_m, 1)} "
+            f"long here (feasible range at most {_km(min_m, 1)[:-3]}–{_km(most_m, 1)})"
         )
         raise InfeasibleLoopError(msg)
     # what every loop through the stops within the tolerance rides twice
@@ -1092,8 +1092,8 @@ def _plan_on(
             grown_m = _longer_than(planner, longest.edges, pts, target_m * (1 + tolerance))
             longer = [] if grown_m is None else [grown_m]
         if longer:
-            longer_km = f"{min(longer) / 1000:.2f} km"
-            nearest = (f"are {max(shorter) / 1000:.2f} km and {longer_km}" if shorter
+            longer_km = _km(min(longer), 2)
+            nearest = (f"are {_km(max(shorter), 2)} and {longer_km}" if shorter
                        else f"is {longer_km}")
             msg = (
                 f"no loop within ±{tolerance:.0%} of {target_km:g} km found; the nearest "
@@ -1103,15 +1103,15 @@ def _plan_on(
         elif target_m > _FULL_SHARE * most_m:
             msg = (
                 f"target {target_km:g} km is too long for this network: the longest loop "
-                f"found is {longest.length_m / 1000:.1f} km (feasible range about "
-                f"{min_m / 1000:.1f}–{longest.length_m / 1000:.1f} km)"
+                f"found is {_km(longest.length_m, 1)} (feasible range about "
+                f"{_km(min_m, 1)[:-3]}–{_km(longest.length_m, 1)})"
             )
         else:
             # far below what the network holds: loops that double back grow badly by
             # blocks, so this is no evidence that the network holds no longer loop
             msg = (
                 f"no loop within ±{tolerance:.0%} of {target_km:g} km found; the longest "
-                f"found is {longest.length_m / 1000:.2f} km; choose --km near it or a "
+                f"found is {_km(longest.length_m, 2)}; choose --km near it or a "
                 f"larger --tolerance"
             )
         raise InfeasibleLoopError(msg)
@@ -1190,6 +1190,14 @@ def _plan_on(
     if progress is not None:
         progress("done", 1.0)
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
+
+
+def _km(length_m: float, decimals: int) -> str:
+    """``length_m`` in km for a message: ``decimals`` places, three below 1 km.
+
+    A loop round a small block must not read "0.0 km".
+    """
+    return f"{length_m / 1000:.{3 if length_m < 1000 else decimals}f} km"
 
 
 def _longer_than(planner: _Planner, edges: list[int], pts: Sequence[int], above_m: float
@@ -1440,13 +1448,13 @@ def _way_partners(r: Router, alongside: Mapping[WayKey, frozenset[WayKey]]
     return out
 
 
-def _ridable_m(r: Router, forced_m: float) -> float:
-    """The longest loop on ``r`` that rides no way twice but the dead ends to its stops (m).
+def _ridable_m(r: Router, stops: Sequence[int], forced_m: float) -> float:
+    """An upper bound (m) on a loop through ``stops`` riding nothing twice but dead ends.
 
-    It rides at most every way on a cycle once, and the dead ends to the stops
-    (``forced_m``, there and back).
+    It rides at most :meth:`~ringroute._router.Router.ridable_once_m` once, and the
+    dead ends to the stops (``forced_m``, there and back).
     """
-    return float(r.ways.length_m[~r.bridge_way].sum()) + forced_m
+    return r.ridable_once_m(stops) + forced_m
 
 
 def _reachable_router(r: Router, start: int, via: Sequence[int], radius_m: float) -> Router:
