@@ -192,7 +192,10 @@ def test_part_trail_bounds_every_set_with_even_ways_at_each_node(
 def test_part_trail_is_tight_on_a_ladder() -> None:
     """A ladder of three 100 m squares (10 ways): its four inner corners have three
     ways, pairs 100 m apart; a closed walk riding no way twice leaves out at least
-    200 m -- the outer ring of 800 m does."""
+    200 m -- the outer ring of 800 m does. A longer walk repeats the rest."""
     r = _grid_network(2, 4, 100.0, [False], [1.0], [False]).router
     assert float(r.part_cycle_m.max()) == pytest.approx(1000.0)
     assert float(r.part_trail_m.max()) == pytest.approx(800.0)
+    # so a walk of 1 km repeats at least 200 m (the ring and one rung there and back)
+    assert r.least_repeat_m([0], 1000.0) == pytest.approx(200.0)
+    assert r.least_repeat_m([0], 800.0) == 0.0

@@ -406,8 +406,9 @@ class Router:
 
         The walk enters a connected set of parts of :attr:`bridge_parts` that holds
         the stops' parts. It rides each bridge between them there and back, and rides
-        once at most the ways within them (:attr:`part_cycle_m`): so it repeats at
-        least ``max(2 * bridges, length_m - ways within)``. The bound is the least of
+        once at most :attr:`part_trail_m` within each (the ways it rides once have an
+        even number at every junction): so it repeats at least
+        ``max(2 * bridges, length_m - what it can ride once)``. The bound is the least of
         that over all such sets: dead ends to the stops (as :meth:`forced_repeat_m`)
         and, for a walk longer than the parts near the stops hold, the bridges to
         farther parts -- or riding the near ones twice.
@@ -428,7 +429,7 @@ class Router:
         float
             Metres of the walk, counting every ride, on ways ridden more than once.
         """
-        cap = self.part_cycle_m
+        cap = self.part_trail_m
         terminals, keep, bridges_m = self._stops_subtree(stops)
         if not terminals:
             return 0.0
@@ -449,14 +450,14 @@ class Router:
                                        length_m - within_m - gain)))
 
     def _parts_gain(self, root: set[int], k_max: int, unit_m: float) -> FloatArray:
-        """Most ways within parts (m) a connected set grown from ``root`` adds, per budget.
+        """Most ways a walk rides once (m) in a connected set grown from ``root``, per budget.
 
         Entry ``k`` is for at most ``k`` units of ``unit_m`` of bridges (each rounded
         down) outside ``root``: a knapsack over the bridge tree, children merged into
         their parent by (max, +) convolution.
         """
         _, _, tree = self.bridge_parts
-        cap = self.part_cycle_m
+        cap = self.part_trail_m
         # the parts within reach of the budget (bridge units from the root), each
         # after its parent (-1: it hangs on the root)
         units: dict[int, int] = {}
