@@ -333,7 +333,8 @@ def load_synthetic(n: int, seed: int) -> NetInfo:
 def build_router(net: Network) -> tuple[float, float | None]:
     """Seconds to build ``net.router`` and, where they exist, its lazy parts.
 
-    The planner computes ``Router.core`` (the 2-edge-connected part) and
+    The planner computes ``Router.core`` (the 2-edge-connected part), the bound on
+    what a loop rides once in each part (``Router.part_trail_m``) and
     ``Network.alongside`` (ways alongside each other) on first use; timing them here
     keeps that one-off cost out of the first request's planning time.
     """
@@ -344,6 +345,8 @@ def build_router(net: Network) -> tuple[float, float | None]:
         return router_s, None
     t0 = time.perf_counter()
     _ = router.core
+    if hasattr(type(router), "part_trail_m"):
+        _ = router.part_trail_m
     if hasattr(type(net), "alongside"):
         _ = net.alongside
     return router_s, time.perf_counter() - t0
@@ -652,7 +655,8 @@ def print_network(s: Summary) -> None:
           f"{i.km:,.0f} km of ways")
     cached = "n/a" if i.cached_s is None else f"{i.cached_s:.2f} s"
     what = "generate" if i.kind == "synthetic" else "cold"
-    core = "" if i.core_s is None else f" (+ lazy core and ways alongside {i.core_s:.2f} s)"
+    core = ("" if i.core_s is None
+            else f" (+ lazy core, trail bounds and ways alongside {i.core_s:.2f} s)")
     print(f"   load: {what} {i.cold_s:.2f} s ({i.cold_detail}); cached {cached}; "
           f"router build {i.router_s:.2f} s{core}")
     if s.runs_km:
