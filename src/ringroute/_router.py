@@ -253,10 +253,10 @@ class Router:
         ug.add_nodes_from(range(self.n_nodes))
         ug.add_edges_from(zip(ways.a.tolist(), ways.b.tolist(), strict=True))
         ends = np.asarray(list(nx.bridges(ug)), dtype=np.int64).reshape(-1, 2)
-        codes = ends.min(axis=1) * self.n_nodes + ends.max(axis=1)
         bridge = np.zeros(len(ways.a), dtype=bool)
         # the ways are numbered in the order of their codes
-        bridge[np.searchsorted(ways.a * self.n_nodes + ways.b, codes)] = True
+        bridge[np.searchsorted(self.pair_code(ways.a, ways.b),
+                               self.pair_code(ends[:, 0], ends[:, 1]))] = True
         return np.asarray(bridge[ways.of_edge])
 
     @cached_property
@@ -657,9 +657,12 @@ class Router:
     @cached_property
     def way_code(self) -> IntArray:
         """One code per physical way (node pair), shared by both directions of an edge."""
-        lo = np.minimum(self.src, self.dst).astype(np.int64)
-        hi = np.maximum(self.src, self.dst).astype(np.int64)
-        return lo * self.n_nodes + hi
+        return self.pair_code(self.src, self.dst)
+
+    def pair_code(self, a: npt.ArrayLike, b: npt.ArrayLike) -> IntArray:
+        """The :attr:`way_code` of node indices ``a`` and ``b`` (either order)."""
+        aa, bb = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        return np.minimum(aa, bb) * self.n_nodes + np.maximum(aa, bb)
 
     @cached_property
     def ways(self) -> Ways:

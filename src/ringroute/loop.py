@@ -1452,7 +1452,7 @@ def _way_partners(r: Router, alongside: Mapping[WayKey, frozenset[WayKey]]
     """
     def code(key: WayKey) -> int | None:
         i, j = r.index.get(key[0]), r.index.get(key[1])
-        return None if i is None or j is None else min(i, j) * r.n_nodes + max(i, j)
+        return None if i is None or j is None else int(r.pair_code(i, j))
 
     out: dict[int, frozenset[int]] = {}
     for key, others in alongside.items():
