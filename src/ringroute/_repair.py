@@ -162,30 +162,34 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
         The longest loop reached: within ``tol_m`` (else ``accept_m``) of ``target_m``
         if every step succeeded, ``edges`` itself if none did.
     """
+    def length_m(loop: Sequence[int]) -> float:
+        return float(cs.r.length[np.asarray(loop, dtype=np.int64)].sum()) if loop else 0.0
+
     cur = list(edges)
-    cur_m = float(cs.r.length[np.asarray(cur, dtype=np.int64)].sum()) if cur else 0.0
+    cur_m = length_m(cur)
     failed = 0
     step = step_m
     block_m = float(np.median(cs.face_sums[0])) if cs.n_faces else 0.0
+    # the last step: the target, then within accept_m of it
+    last = [(target_m, tol_m)] + ([(target_m, accept_m)] if accept_m > tol_m else [])
     while cur_m < target_m - tol_m and failed < _MAX_FAILED_STEPS:
         need = target_m - cur_m
-        grown = None
+        grown, grown_m = None, cur_m
         for size in _step_sizes(step, need, _MIN_STEP_TOLS * tol_m, block_m):
             # on the way: anything from a fifth of a step to a whole one more; the
             # last step: the target, else as close below it as a step gets
-            last = [(target_m, tol_m)] + ([(target_m, accept_m)] if accept_m > tol_m else [])
             goals = (last if need <= size else []) + [
                 (cur_m + 0.6 * min(size, need), 0.4 * min(size, need))]
             for goal, goal_tol in goals:
                 grown = repair(cs, cur, stops, goal, goal_tol, max_moves=max_moves, flow=True)
-                if grown is not None and float(
-                        cs.r.length[np.asarray(grown, dtype=np.int64)].sum()) <= cur_m + 1.0:
+                if grown is not None:
+                    grown_m = length_m(grown)
+                    if grown_m > cur_m + 1.0:
+                        break
                     # the circuit can come out shorter than the set found (where the loop
                     # rode ways twice): a step that does not lengthen is none, else the
                     # same step would be taken forever
                     grown = None
-                if grown is not None:
-                    break
                 failed += 1
             if grown is not None:
                 step = size  # the next step starts from the size that worked
@@ -194,8 +198,7 @@ def lengthen(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_
                 break
         if grown is None:
             break
-        cur = grown
-        cur_m = float(cs.r.length[np.asarray(cur, dtype=np.int64)].sum())
+        cur, cur_m = grown, grown_m
         if progress is not None:
             progress(cur_m)
     return cur
