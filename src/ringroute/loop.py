@@ -118,7 +118,7 @@ _LONGER_BANDS = (1.0, 1.1, 1.25, 1.5, 2.0)
 #: target added per step (see :func:`ringroute._repair.lengthen`)
 _LENGTHEN_TRIES = 3
 #: a target no loop was found for is called too long for the network above this share
-#: of what the network can hold (riding every way on a cycle once)
+#: of what the network can hold (the bound on a loop riding nothing twice, ``_ridable_m``)
 _FULL_SHARE = 0.5
 _LENGTHEN_STEP = 0.05
 #: searches over blocks per alternative still missing (see
@@ -970,7 +970,7 @@ def _plan_on(
         msg = (
             f"target {target_km:g} km is too long for this network: a loop that rides no "
             f"way twice (dead ends to sights aside) is at most {_km(most_m, 1)} "
-            f"long here (feasible range at most {_km(min_m, 1)[:-3]}–{_km(most_m, 1)})"
+            f"long here (feasible range at most {_km(min_m, 1, unit=False)}–{_km(most_m, 1)})"
         )
         raise InfeasibleLoopError(msg)
     # what every loop through the stops within the tolerance rides twice
@@ -1119,7 +1119,7 @@ def _plan_on(
             msg = (
                 f"target {target_km:g} km is too long for this network: the longest loop "
                 f"found is {_km(longest.length_m, 1)} (feasible range about "
-                f"{_km(min_m, 1)[:-3]}–{_km(longest.length_m, 1)})"
+                f"{_km(min_m, 1, unit=False)}–{_km(longest.length_m, 1)})"
             )
         else:
             # far below what the network holds: loops that double back grow badly by
@@ -1207,12 +1207,13 @@ def _plan_on(
     return [_make_loop(network, planner, c, uniq, target_m) for c in chosen]
 
 
-def _km(length_m: float, decimals: int) -> str:
+def _km(length_m: float, decimals: int, *, unit: bool = True) -> str:
     """``length_m`` in km for a message: ``decimals`` places, three below 1 km.
 
-    A loop round a small block must not read "0.0 km".
+    A loop round a small block must not read "0.0 km". Without ``unit``, no " km"
+    (the first end of a range).
     """
-    return f"{length_m / 1000:.{3 if length_m < 1000 else decimals}f} km"
+    return f"{length_m / 1000:.{3 if length_m < 1000 else decimals}f}" + (" km" if unit else "")
 
 
 def _longer_than(planner: _Planner, edges: list[int], pts: Sequence[int], above_m: float
