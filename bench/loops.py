@@ -501,12 +501,22 @@ class AltResult:
 
 
 def _shared_share(net: Network, a: Loop, b: Loop) -> float:
-    """Share of the shorter loop's length on ways (either direction) the other rides."""
+    """Share of the shorter loop's length in the other's corridor.
+
+    A way is in a loop's corridor if the loop rides it (either direction) or a way it
+    runs alongside (``Network.alongside``: a road and the cycle track beside it, two
+    carriageways). Each loop's shared length is measured on its own ways; the larger
+    counts.
+    """
     g = net.graph
-    ways_a = {(min(u, v), max(u, v)): float(g.edges[u, v, k]["length_m"]) for u, v, k in a.edges}
-    ways_b = {(min(u, v), max(u, v)) for u, v, _ in b.edges}
-    shared = sum(m for key, m in ways_a.items() if key in ways_b)
-    return shared / min(a.length_m, b.length_m)
+
+    def on_other(x: Loop, y: Loop) -> float:
+        rides = {(min(u, v), max(u, v)) for u, v, _ in y.edges}
+        return sum(float(g.edges[u, v, k]["length_m"]) for u, v, k in x.edges
+                   if (key := (min(u, v), max(u, v))) in rides
+                   or not rides.isdisjoint(net.alongside.get(key, ())))
+
+    return max(on_other(a, b), on_other(b, a)) / min(a.length_m, b.length_m)
 
 
 def run_alternatives(info: NetInfo, req: Request, n: int) -> AltResult | None:

@@ -257,9 +257,14 @@ def test_property_lengthened_loops_are_valid(n: int, m: int, oneway: bool, picks
     assert oneway or target - 400.0 <= length
 
 
-def _shared(r: Router, cs: CycleSpace, a: list[int], b: list[int]) -> float:
-    """Length of loop ``a`` on ways loop ``b`` rides, as a share of the shorter one."""
+def _shared(r: Router, cs: CycleSpace, a: list[int], b: list[int],
+            alongside: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+            ) -> float:
+    """Length of loop ``a`` on ways loop ``b`` rides (or, with ``alongside``, on ways
+    that run alongside one it rides), as a share of the shorter one."""
     on_b = set(cs.phys[np.asarray(b)].tolist())
+    if alongside is not None:
+        on_b |= {int(x) for x, y in zip(*alongside, strict=True) if int(y) in on_b}
     shared = sum(float(r.length[e]) for e in a if int(cs.phys[e]) in on_b)
     return shared / min(float(r.length[a].sum()), float(r.length[b].sum()))
 
@@ -288,14 +293,21 @@ def test_diverge_finds_a_loop_apart_from_the_first() -> None:
     n=st.integers(5, 8), m=st.integers(5, 8), oneway=st.booleans(),
     picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=3),
     share=st.floats(0.15, 0.4), max_shared=st.floats(0.2, 0.8), seed=st.integers(0, 99),
+    alongside_share=st.sampled_from([0.0, 0.2, 0.5]),
 )
 def test_property_diverged_loops_are_valid_and_apart(n: int, m: int, oneway: bool,
                                                      picks: list[int], share: float,
-                                                     max_shared: float, seed: int) -> None:
+                                                     max_shared: float, seed: int,
+                                                     alongside_share: float) -> None:
     """Whatever the grid, one-way streets and stops: a loop diverge finds (it may
     find none) is a valid loop through the stops of the asked length that shares at
-    most ``max_shared`` of its length with the loop it started from."""
+    most ``max_shared`` of its length with the loop it started from, counting the ways
+    alongside those it rides (a random pairing of ``alongside_share`` of the ways,
+    standing in for roads and the cycle tracks beside them)."""
     r, cs, stops = _space_and_stops(_grid(n, m, oneway), picks)
+    pick = np.random.default_rng(seed)
+    first_way = np.flatnonzero(pick.random(len(cs.a)) < alongside_share)
+    alongside = (first_way, pick.integers(0, len(cs.a), len(first_way)))
     # every closed walk on the grid is a multiple of 400 m long
     target = 400.0 * max(round(share * float(cs.length_m.sum()) / 400.0), 4)
     tour = _tour(r, stops if len(stops) > 1 else [stops[0], (stops[0] + 1) % r.n_nodes])
@@ -303,7 +315,7 @@ def test_property_diverged_loops_are_valid_and_apart(n: int, m: int, oneway: boo
     if first is None:
         return
     found = diverge(cs, first, stops, target, 15.0, [first], max_shared=max_shared,
-                    rng=np.random.default_rng(seed), steps=1500)
+                    rng=np.random.default_rng(seed), steps=1500, alongside=alongside)
     if found is not None:
         _check(r, found, stops, target, 15.0, cs)
-        assert _shared(r, cs, found, first) <= max_shared + 1e-9
+        assert _shared(r, cs, found, first, alongside) <= max_shared + 1e-9

@@ -340,7 +340,8 @@ def _search_pair(cs: CycleSpace, used: BoolArray, stops: Sequence[int], target_m
 
 def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
             tol_m: float, others: Sequence[Sequence[int]], *, max_shared: float,
-            rng: np.random.Generator, steps: int = _DIVERGE_STEPS) -> list[int] | None:
+            rng: np.random.Generator, steps: int = _DIVERGE_STEPS,
+            alongside: tuple[IntArray, IntArray] | None = None) -> list[int] | None:
     """A loop through the stops that shares little with ``others``, by annealing over faces.
 
     Starting from the ways of ``edges``, a face at the set is flipped at random
@@ -370,6 +371,9 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         Random source (the search is reproducible for a seed).
     steps
         Face moves at most (fewer for a loop of many ways, see :data:`_DIVERGE_WORK`).
+    alongside
+        Pairs of ways (``cs`` way numbers): ``first[i]`` runs alongside
+        ``second[i]``. A way alongside one of another loop's is shared with it.
 
     Returns
     -------
@@ -383,6 +387,9 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     used, aside, main_m = start
     other_ways = [np.bincount(cs.phys[np.asarray(o, dtype=np.int64)], minlength=len(cs.a)) > 0
                   for o in others]
+    if alongside is not None:
+        for o_ways in other_ways:
+            o_ways[alongside[0][o_ways[alongside[1]]]] = True
     other_m = [float(cs.r.length[np.asarray(o, dtype=np.int64)].sum()) for o in others]
     # what the set aside adds is ridden by every loop through the stops: shared
     aside_m = aside.length_m

@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="allowed relative length error (default 0.05)")
     plan.add_argument("--osm", type=Path, help="local OSM extract (.osm, .osm.pbf, .bz2, .gz)")
     plan.add_argument("--out", type=Path, default=Path("maps"), help="output folder")
-    plan.add_argument("--alternatives", type=int, default=1, help="number of distinct loops")
+    plan.add_argument("--alternatives", type=int, default=1,
+                      help="number of distinct loops (each shares at most half its length "
+                           "with another: its ways, or ways alongside them)")
     plan.add_argument("--seed", type=int, default=0, help="seed for reproducible choices")
     plan.add_argument("--lang", default="en", help="labels language: en, de or ja")
     plan.add_argument("--max-points", type=int, help="simplify the GPX track to N points")

@@ -52,7 +52,7 @@ from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, tur
 from ringroute._repair import diverge, lengthen, repair
 from ringroute._router import Router, ShortestPaths
 from ringroute._straighten import straighten
-from ringroute._types import FloatArray, IntArray
+from ringroute._types import BoolArray, FloatArray, IntArray
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
 from ringroute.network import Network
 from ringroute.sights import SnappedPlace
@@ -278,17 +278,58 @@ class _Planner:
 
     def derived(self, weights: FloatArray) -> _Planner:
         """A planner on the same network and ways alongside, with other weights."""
-        return _Planner(self.r, weights, self.tol_m, partners=self.partners)
+        out = _Planner(self.r, weights, self.tol_m, partners=self.partners)
+        out.alongside_pairs = self.alongside_pairs
+        return out
 
     @cached_property
     def cycles(self) -> CycleSpace:
         """The network's faces, for repeat-free repairs (built on first use)."""
         return CycleSpace(self.r, self.w)
 
+    @cached_property
+    def alongside_pairs(self) -> tuple[IntArray, IntArray]:
+        """:attr:`partners` as pairs of physical ways (:attr:`Router.ways` numbers).
+
+        Way ``first[i]`` runs alongside way ``second[i]``.
+        """
+        ways = self.r.ways
+        codes = ways.a * self.r.n_nodes + ways.b
+        pairs = [(own, near) for own, others in self.partners.items() for near in others]
+        flat = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        found = np.searchsorted(codes, flat)
+        return found[:, 0], found[:, 1]
+
+    def corridor(self, edges: Sequence[int]) -> BoolArray:
+        """The physical ways the loop ``edges`` rides or runs alongside (a mask).
+
+        Another loop on these ways follows the same corridor: on the same road, on the
+        cycle track beside it or on the other carriageway.
+        """
+        ways = self.r.ways
+        mask = np.zeros(len(ways.a), dtype=bool)
+        mask[ways.of_edge[np.asarray(edges, dtype=np.int64)]] = True
+        first, second = self.alongside_pairs
+        mask[first[mask[second]]] = True
+        return mask
+
     # -- routing ---------------------------------------------------------------
     def route(self, controls: Sequence[int]) -> list[int]:
         """Join control nodes by shortest paths that avoid reusing ways."""
         return [e for leg in self.route_legs(controls) for e in leg]
+
+    def shunning(self, edges: Sequence[int], penalty: float = _REUSE_PENALTY) -> _Planner:
+        """A planner on which the corridor of ``edges`` is ``1 + penalty`` times dearer.
+
+        The corridor is the ways ridden and the ways alongside them (see
+        :meth:`corridor`): a loop that shuns it takes another route, not the cycle
+        track beside the same road.
+        """
+        w = self.w.copy()
+        if edges:
+            near = self.corridor(edges)[self.r.ways.of_edge]
+            w[near] = self.w[near] * (1.0 + penalty)
+        return self.derived(w)
 
     def penalized(self, edges: Sequence[int], penalty: float = _REUSE_PENALTY) -> FloatArray:
         """Weights with the ways of ``edges`` (both directions) ``1 + penalty`` times dearer."""
@@ -1149,7 +1190,7 @@ def _plan_on(
                              np.random.default_rng(seed + 1 + attempt), turn=attempt)
         if extra is not None and extra.length_m < (1 - tolerance) * target_m:
             # as above, grown by blocks; those with the chosen loops' ways cost more
-            shun = planner.derived(planner.penalized([e for c in chosen for e in c.edges]))
+            shun = planner.shunning([e for c in chosen for e in c.edges])
             grown = lengthen(shun.cycles, _pruned(planner, extra.edges, pts), pts, target_m,
                              planner.tol_m, step_m=_LENGTHEN_STEP * target_m,
                              accept_m=tolerance * target_m)
@@ -1170,6 +1211,7 @@ def _plan_on(
                      done + (0.99 - done) * attempt / tries)
         found = diverge(planner.cycles, chosen[attempt % len(chosen)].edges, pts, target_m,
                         planner.tol_m, [c.edges for c in chosen], max_shared=_MAX_SHARED,
+                        alongside=planner.alongside_pairs,
                         rng=np.random.default_rng([seed, _DIVERGE_SEED, attempt]))
         if found is None:
             continue
@@ -1274,10 +1316,10 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     circle each time, so that a failed attempt is not repeated.
     """
     used = [e for c in chosen for e in c.edges]
-    alt = planner.derived(planner.penalized(used))
+    alt = planner.shunning(used)
     # the loops chosen may fill much of a small network: where detours that shun their
     # ways cannot lengthen the new loop enough, detours may share some of them
-    tuners = [alt, planner.derived(planner.penalized(used, 1.0)), planner]
+    tuners = [alt, planner.shunning(used, 1.0), planner]
     best: _Candidate | None = None
     for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None,
                                turn_rad=turn * math.pi / 3):
@@ -1508,10 +1550,17 @@ def _distinct(p: _Planner, edges: Sequence[int], others: Sequence[_Candidate]) -
 
 
 def _shared_share(p: _Planner, a: Sequence[int], b: Sequence[int]) -> float:
-    pa = p.phys[np.asarray(a, dtype=np.int64)]
-    pb = set(p.phys[np.asarray(b, dtype=np.int64)].tolist())
-    la = p.r.length[np.asarray(a, dtype=np.int64)]
-    shared = float(la[[x in pb for x in pa.tolist()]].sum())
+    """Share of the shorter loop's length that follows the other's corridor.
+
+    A way counts as shared where the other loop rides it or a way it runs alongside
+    (:meth:`_Planner.corridor`): two loops, one on a road and one on the cycle track
+    beside it, are one route to a cyclist. Each loop's shared length is measured on
+    its own ways, and the larger one counts.
+    """
+    ia, ib = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    of_edge, length = p.r.ways.of_edge, p.r.length
+    shared = max(float(length[ia][p.corridor(b)[of_edge[ia]]].sum()),
+                 float(length[ib][p.corridor(a)[of_edge[ib]]].sum()))
     return shared / max(1.0, min(p.length(a), p.length(b)))
 
 
