@@ -645,6 +645,27 @@ def _cycle_share(net: Network, loop: Loop) -> float:
 
 
 @pytest.mark.slow
+def test_alternatives_just_above_the_shortest_loop(heidelberg: Network) -> None:
+    """Three 30 km loops (±2 %) in Heidelberg through four sights whose shortest loop
+    is 25.6 km. Loops shaped around the city found one alternative (2 loops were
+    offered); the shortest loop through the sights away from the first two loops'
+    corridors (27.3 km, in another order) grows into the third."""
+    start = _at_node(heidelberg, 2403245706)
+    via = [_at_node(heidelberg, n) for n in (370134479, 540845627, 258850093, 568721351)]
+    loops = plan_loops(heidelberg, start, via, target_km=30, tolerance=0.02, alternatives=3,
+                       seed=5)
+    assert len(loops) == 3
+    assert any(loop.label.startswith("alternative (apart") for loop in loops)
+    for loop in loops:
+        _check_loop(loop, heidelberg)
+        assert abs(loop.length_error) <= 0.02
+        assert loop.overlap_ratio - loop.forced_overlap_ratio <= 0.1 + 1e-9
+    for i, a in enumerate(loops):
+        for b in loops[i + 1:]:
+            assert _corridor_shared(heidelberg, a, b) <= 0.5
+
+
+@pytest.mark.slow
 def test_loops_in_coarse_steps_are_grown_within_the_tolerance(heidelberg: Network) -> None:
     """East of Heidelberg, above the Neckar valley, avoiding unpaved ways: the loops
     from this start come in steps of several hundred metres (2.91 km, then 3.60 km).

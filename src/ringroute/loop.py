@@ -88,6 +88,11 @@ _MAX_SHARED = 0.5
 #: an alternative rides at most this share of its length twice (dead ends to stops
 #: aside): a loop that doubles back more is no option beside a clean one
 _MAX_ALT_REPEATED = 0.1
+#: the shortest loops through the sights for further alternatives count the first
+#: loops' corridors this much longer (see ``_apart_tours``)
+_APART_PENALTIES = (0.1, 0.3, 1.0)
+#: ... and are tried where they are at least this share of the target long
+_APART_NEAR = 0.9
 #: multiples of the target at which a loop riding nothing twice is sought when the
 #: best loop doubles back (see ``_hint_clean_length``)
 _CLEAN_FACTORS = (1.1, 1.25, 1.5, 2.0)
@@ -1180,6 +1185,7 @@ def _plan_on(
         if len(chosen) == alternatives:
             break
     done = 0.8
+    apart_for = 0  # the number of loops chosen when apart tours were last tried
     for attempt in range(2 * (alternatives - len(chosen))):
         if len(chosen) >= alternatives:
             break
@@ -1187,7 +1193,9 @@ def _plan_on(
         if progress is not None:
             progress(f"searching alternative {len(chosen) + 1}/{alternatives}", done)
         extra = _alternative(network, planner, pts, order, target_m, protected, chosen,
-                             np.random.default_rng(seed + 1 + attempt), turn=attempt)
+                             np.random.default_rng(seed + 1 + attempt), turn=attempt,
+                             apart_tours=len(chosen) != apart_for)
+        apart_for = len(chosen)
         if extra is not None and extra.length_m < (1 - tolerance) * target_m:
             # as above, grown by blocks; those with the chosen loops' ways cost more
             shun = planner.shunning([e for c in chosen for e in c.edges])
@@ -1308,12 +1316,14 @@ def _mended(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: f
 
 def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
                  order: Sequence[int], target_m: float, protected: set[int],
-                 chosen: Sequence[_Candidate], rng: np.random.Generator, *, turn: int = 0
-                 ) -> _Candidate | None:
+                 chosen: Sequence[_Candidate], rng: np.random.Generator, *, turn: int = 0,
+                 apart_tours: bool = True) -> _Candidate | None:
     """One more loop that avoids the ways of the loops already chosen.
 
     Attempt ``turn`` (0, 1, ...) shapes its loops in directions turned by a sixth of a
-    circle each time, so that a failed attempt is not repeated.
+    circle each time, so that a failed attempt is not repeated. With ``apart_tours``
+    the shortest loops through the sights away from the chosen ones are tried too
+    (see :func:`_apart_tours`; they do not change with ``turn``).
     """
     used = [e for c in chosen for e in c.edges]
     alt = planner.shunning(used)
@@ -1321,24 +1331,64 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     # ways cannot lengthen the new loop enough, detours may share some of them
     tuners = [alt, planner.shunning(used, 1.0), planner]
     best: _Candidate | None = None
-    for c in _shape_candidates(alt, pts, order, target_m, rng, 1, None,
-                               turn_rad=turn * math.pi / 3):
+    shapes = _shape_candidates(alt, pts, order, target_m, rng, 1, None,
+                               turn_rad=turn * math.pi / 3)
+    apart = _apart_tours(planner, pts, used, _APART_NEAR * target_m) if apart_tours else []
+    for c in [*apart, *shapes]:
         _route_turns(alt, c, target_m)
-        base = alt.untangle(c.edges, protected)
+        routed = c.edges
+        base = alt.untangle(routed, protected)
         for tuner in tuners:
             c.edges = tuner.tune(base, protected, target_m)
             distinct = _distinct(planner, c.edges, chosen)
             if distinct and abs(planner.length(c.edges) - target_m) <= planner.tol_m:
                 break
+        c.score = _score(network, planner, c.edges, target_m) if distinct else math.inf
+        # untangling and tuning can cost more than they gain (a loop near the target
+        # that rides a little twice, grown much too long by untangling it)
+        for before in (base, routed):
+            score = _score(network, planner, before, target_m)
+            if score < c.score and _distinct(planner, before, chosen):
+                c.edges, c.score, distinct = before, score, True
         c.length_m = planner.length(c.edges)
         if not c.edges or not distinct:
             continue
-        c.score = _score(network, planner, c.edges, target_m)
         if best is None or c.score < best.score:
             best = c
     if best is not None:
         best.label = f"alternative ({best.label})"
     return best
+
+
+def _apart_tours(p: _Planner, pts: Sequence[int], used: Sequence[int], min_m: float
+                 ) -> list[_Candidate]:
+    """The shortest loops through the stops where the corridor of ``used`` is dearer.
+
+    For each factor of :data:`_APART_PENALTIES`, the ways ridden by the loops chosen
+    and the ways alongside them count that much longer; the best visiting order is
+    chosen again on those lengths (a loop through the sights in another order often
+    shares little with the first), exactly for up to :data:`_EXACT_TSP_MAX` stops.
+    Near the shortest loop through the sights, detours shaped around the network are
+    all too long; these are not. The loops may ride some ways twice where their legs
+    meet; tuning and repairs mend that. Only loops of at least ``min_m`` are kept:
+    a loop much shorter than the target would be grown by detours, as the loops
+    shaped around the network are. None for a loop through the start alone.
+    """
+    if len(pts) < 2 or not used:
+        return []
+    r = p.r
+    near = p.corridor(used)[r.ways.of_edge]
+    out: list[_Candidate] = []
+    for penalty in _APART_PENALTIES:
+        w = r.length * (1.0 + penalty * near)
+        dist = _distance_matrix(r, pts, w)
+        tour = [pts[0], *[pts[i] for i in _tour_order(dist)], pts[0]]
+        edges = [e for a, b in pairwise(tour) if a != b
+                 for e in r.path_edges(r.shortest_paths(a, w), b)]
+        if edges and p.length(edges) >= min_m and all(edges != c.edges for c in out):
+            out.append(_Candidate(edges, f"apart {penalty:g}", tour,
+                                  length_m=p.length(edges)))
+    return out
 
 
 def _fair_alternative(planner: _Planner, c: _Candidate, chosen: Sequence[_Candidate],
