@@ -93,6 +93,10 @@ _MAX_ALT_REPEATED = 0.1
 _APART_PENALTIES = (0.1, 0.3, 1.0)
 #: ... and are tried where they are at least this share of the target long
 _APART_NEAR = 0.9
+#: a further alternative over this share of the target is not tuned: of 153 such
+#: tunings (Heidelberg and Science City, four sights, 25-33 km) none came within 2 %
+#: and most took longer than all the rest together
+_ALT_TUNE_OVER = 1.2
 #: multiples of the target at which a loop riding nothing twice is sought when the
 #: best loop doubles back (see ``_hint_clean_length``)
 _CLEAN_FACTORS = (1.1, 1.25, 1.5, 2.0)
@@ -1338,21 +1342,26 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
         _route_turns(alt, c, target_m)
         routed = c.edges
         base = alt.untangle(routed, protected)
-        for tuner in tuners:
-            c.edges = tuner.tune(base, protected, target_m)
-            distinct = _distinct(planner, c.edges, chosen)
-            if distinct and abs(planner.length(c.edges) - target_m) <= planner.tol_m:
-                break
-        c.score = _score(network, planner, c.edges, target_m) if distinct else math.inf
+        tuned: list[int] | None = None
+        # detours shorten a loop far over the target too little (see _ALT_TUNE_OVER)
+        if planner.length(base) <= _ALT_TUNE_OVER * target_m:
+            for tuner in tuners:
+                tuned = tuner.tune(base, protected, target_m)
+                if (abs(planner.length(tuned) - target_m) <= planner.tol_m
+                        and _distinct(planner, tuned, chosen)):
+                    break
         # untangling and tuning can cost more than they gain (a loop near the target
         # that rides a little twice, grown much too long by untangling it)
-        for before in (base, routed):
-            score = _score(network, planner, before, target_m)
-            if score < c.score and _distinct(planner, before, chosen):
-                c.edges, c.score, distinct = before, score, True
-        c.length_m = planner.length(c.edges)
-        if not c.edges or not distinct:
+        c.edges, c.score = [], math.inf
+        for option in (tuned, base, routed):
+            if not option:
+                continue
+            score = _score(network, planner, option, target_m)
+            if score < c.score and _distinct(planner, option, chosen):
+                c.edges, c.score = option, score
+        if not c.edges:
             continue
+        c.length_m = planner.length(c.edges)
         if best is None or c.score < best.score:
             best = c
     if best is not None:
