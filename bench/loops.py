@@ -9,6 +9,9 @@ router, then plans many random requests and reports quality and speed:
   turns/km, share per way class (``main`` = trunk/primary/secondary without a
   cycle track), planning time (median, p95);
 * the median time of a 50 km loop through 4 sights;
+* for the extracts, the 50 km / 4-sight requests again with 3 alternatives, and once
+  more at 1.05 times the shortest loop through their sights (pairwise shared length
+  counted by corridor: a way and the ways alongside it);
 * for the extracts, Routino's shortest loop through the same sights in the same
   order (see ``routino_peer.py``) side by side, and the ratio of turns/km;
 * the log-log slope of planning time against node count over the synthetic sizes.
@@ -59,7 +62,7 @@ from ringroute._mapmatch import match_track
 from ringroute._router import Router
 from ringroute.compare import measure_path
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
-from ringroute.loop import Loop, plan_loops
+from ringroute.loop import Loop, plan_loops, shortest_loop_m
 from ringroute.network import Network, network_from_file
 from ringroute.settings import Settings
 from ringroute.sights import Place, SnappedPlace, snap
@@ -78,6 +81,9 @@ MIN_KM = 3.0
 TURN_RATIO_TARGET = 1.2
 #: loops asked for when the 50 km / 4-sight requests of an extract are planned again
 ALTERNATIVES = 3
+#: ... and planned again once more, for this many times the shortest loop through
+#: their sights: just above it, where any other loop must be nearly as short
+NEAR_SHORTEST = 1.05
 #: Sights lie within this share of the target of the start (straight line), so that
 #: the shortest tour through up to 5 of them usually fits the target.
 SIGHT_RADIUS = 0.12
@@ -519,14 +525,16 @@ def _shared_share(net: Network, a: Loop, b: Loop) -> float:
     return max(on_other(a, b), on_other(b, a)) / min(a.length_m, b.length_m)
 
 
-def run_alternatives(info: NetInfo, req: Request, n: int) -> AltResult | None:
-    """Plan ``req`` with ``n`` alternatives; ``None`` if it is refused."""
+def run_alternatives(info: NetInfo, req: Request, n: int, *, target_km: float | None = None
+                     ) -> AltResult | None:
+    """Plan ``req`` with ``n`` alternatives (for ``target_km``, default the request's);
+    ``None`` if it is refused."""
     net = info.net
     t0 = time.perf_counter()
     try:
         loops = plan_loops(net, _snapped(net, req.start), [_snapped(net, s) for s in req.sights],
-                           target_km=req.target_km, tolerance=TOLERANCE, alternatives=n,
-                           seed=req.index)
+                           target_km=req.target_km if target_km is None else target_km,
+                           tolerance=TOLERANCE, alternatives=n, seed=req.index)
     except InputError:
         return None
     seconds = time.perf_counter() - t0
@@ -575,6 +583,8 @@ class Summary:
     runs_km: dict[int, float] = field(default_factory=dict)
     #: the 50 km / 4-sight requests planned again with :data:`ALTERNATIVES` loops
     alts: list[AltResult] = field(default_factory=list)
+    #: ... and for :data:`NEAR_SHORTEST` times the shortest loop through their sights
+    alts_near: list[AltResult] = field(default_factory=list)
 
     def planned(self) -> list[Result]:
         """Results with a loop."""
@@ -602,12 +612,14 @@ class Summary:
             out[f"share_{c}_mean"] = float(np.mean(vals)) if vals else math.nan
         peers = [r for r in p if r.peer is not None and r.peer.error is None]
         out["routino_routes"] = float(len(peers))
-        a = self.alts
-        out["alternatives_requests"] = float(len(a))
-        out["alternatives_all_found"] = float(sum(x.found == ALTERNATIVES for x in a))
-        out["alternatives_shared_max"] = max((x.shared_max for x in a), default=math.nan)
-        out["alternatives_repeated_max"] = max((x.repeated_max for x in a), default=math.nan)
-        out["alternatives_s_median"] = quantiles([x.seconds for x in a])[0]
+        for name, a in (("alternatives", self.alts), ("alternatives_near", self.alts_near)):
+            out[f"{name}_requests"] = float(len(a))
+            out[f"{name}_all_found"] = float(sum(x.found == ALTERNATIVES for x in a))
+            out[f"{name}_loops"] = float(sum(x.found for x in a))
+            out[f"{name}_shared_max"] = max((x.shared_max for x in a), default=math.nan)
+            out[f"{name}_repeated_max"] = max((x.repeated_max for x in a), default=math.nan)
+            out[f"{name}_s_median"] = quantiles([x.seconds for x in a])[0]
+            out[f"{name}_s_max"] = max((x.seconds for x in a), default=math.nan)
         out["turns_ratio_median"], out["turns_ratio_of_medians"] = turn_ratio(peers)
         return out
 
@@ -722,16 +734,20 @@ def print_network(s: Summary) -> None:
                 f"repeated {pct(quantiles([r.repeated for r in sel])[0], 1)}")
     if bands:
         print("   by target (medians): " + "; ".join(bands))
-    if s.alts:
-        a = s.alts
+    for what, a in (("50 km / 4 sights", s.alts),
+                    (f"{NEAR_SHORTEST:g} x the shortest loop through the same sights",
+                     s.alts_near)):
+        if not a:
+            continue
         full = sum(x.found == ALTERNATIVES for x in a)
-        print(f"   --alternatives {ALTERNATIVES} (50 km / 4 sights): {ALTERNATIVES} loops in "
+        print(f"   --alternatives {ALTERNATIVES} ({what}): {ALTERNATIVES} loops in "
               f"{full}/{len(a)} requests ({sum(x.found for x in a)} of "
               f"{ALTERNATIVES * len(a)}); pairwise shared at most "
-              f"{pct(max(x.shared_max for x in a), 0)} (limit 50 %); repeated share at most "
-              f"{pct(max(x.repeated_max for x in a), 1)}; |length error| at most "
-              f"{pct(max(x.abs_err_max for x in a), 2)}; time median "
-              f"{fmt(quantiles([x.seconds for x in a])[0], '.2f', ' s')}")
+              f"{pct(max(x.shared_max for x in a), 0)} (limit 50 %, corridors); repeated "
+              f"share at most {pct(max(x.repeated_max for x in a), 1)}; |length error| at "
+              f"most {pct(max(x.abs_err_max for x in a), 2)}; time median "
+              f"{fmt(quantiles([x.seconds for x in a])[0], '.2f', ' s')}, max "
+              f"{fmt(max(x.seconds for x in a), '.2f', ' s')}")
     peers_all = [r for r in p if r.peer is not None]
     if not peers_all:
         return
@@ -904,6 +920,17 @@ def bench_network(info: NetInfo, n_requests: int, args: argparse.Namespace,
                 summary.alts.append(alt)
                 log(f"[{info.name} {req.index + 1}] {ALTERNATIVES} alternatives: {alt.found} "
                     f"found in {alt.seconds:.2f} s, shared at most {alt.shared_max:.0%}")
+            net = info.net
+            near_km = round(NEAR_SHORTEST * shortest_loop_m(
+                net, _snapped(net, req.start), [_snapped(net, x) for x in req.sights]) / 1000, 2)
+            alt = run_alternatives(info, req, ALTERNATIVES, target_km=near_km)
+            if alt is not None:
+                summary.alts_near.append(alt)
+            log(f"[{info.name} {req.index + 1}] {ALTERNATIVES} alternatives at {near_km:g} km "
+                f"({NEAR_SHORTEST:g} x the shortest loop): " + (
+                    "refused" if alt is None else
+                    f"{alt.found} found in {alt.seconds:.2f} s, shared at most "
+                    f"{alt.shared_max:.0%}"))
     return summary
 
 

@@ -129,6 +129,13 @@ def test_alternatives_probe_measures_distinct_loops(bench: ModuleType, info: Any
     assert 0.0 < alt.shared_max <= 0.5  # loops through the same sights share some ways
     assert alt.abs_err_max <= bench.TOLERANCE
     assert 0.0 <= alt.repeated_max < 0.1
+    # just above the shortest loop through the same sights
+    near_km = 1.05 * bench.shortest_loop_m(
+        info.net, bench._snapped(info.net, probe.start),
+        [bench._snapped(info.net, s) for s in probe.sights]) / 1000
+    near = bench.run_alternatives(info, probe, 2, target_km=near_km)
+    assert near is not None and near.found >= 1
+    assert near.abs_err_max <= bench.TOLERANCE and near.shared_max <= 0.5
     # a loop shares all of its ways with itself
     loop = bench.plan_loops(info.net, bench._snapped(info.net, probe.start), [],
                             target_km=10.0)[0]
