@@ -50,6 +50,13 @@ _DIVERGE_WORK = 3_000_000
 #: that never succeeded were 1.9 to 25 away
 _DIVERGE_HOPELESS = 1.5
 _DIVERGE_CHECK = 0.375
+#: ... and one whose best set is still split in parts or off a stop (10 or more)
+#: after this share of its moves. Alternatives of 6 and 8 km on the University
+#: strip (146 searches): those that succeeded were at most 3.2 away by then; searches
+#: near the shortest loop on the Science City and Heidelberg that never succeeded
+#: were 10 to 24 away at 3/8 of their moves
+_DIVERGE_SPLIT = 10.0
+_DIVERGE_EARLY = 0.125
 
 
 def repair(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m: float,
@@ -351,7 +358,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     chance that falls as the search cools. The first valid set is the loop. Where
     detours shaped around the network cannot find another distinct loop (a small
     network the first loops fill), such a search often does. A search still far from
-    a valid set after :data:`_DIVERGE_CHECK` of its moves gives up.
+    a valid set after :data:`_DIVERGE_CHECK` of its moves gives up, and one still
+    split in parts or off a stop after :data:`_DIVERGE_EARLY` of them.
 
     Parameters
     ----------
@@ -413,7 +421,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         if cur == 0.0:
             break
         best = min(best, cur)
-        if step == int(_DIVERGE_CHECK * steps) and best > _DIVERGE_HOPELESS:
+        if ((step == int(_DIVERGE_EARLY * steps) and best >= _DIVERGE_SPLIT)
+                or (step == int(_DIVERGE_CHECK * steps) and best > _DIVERGE_HOPELESS)):
             return None
         # a face along a way of the set; one longer than twice the target (the outer
         # one) never helps
