@@ -1198,7 +1198,8 @@ def _plan_on(
             progress(f"searching alternative {len(chosen) + 1}/{alternatives}", done)
         extra = _alternative(network, planner, pts, order, target_m, protected, chosen,
                              np.random.default_rng(seed + 1 + attempt), turn=attempt,
-                             apart_tours=len(chosen) != apart_for)
+                             apart_tours=len(chosen) != apart_for,
+                             unavoidable_m=unavoidable_m)
         apart_for = len(chosen)
         if extra is not None and extra.length_m < (1 - tolerance) * target_m:
             # as above, grown by blocks; those with the chosen loops' ways cost more
@@ -1321,13 +1322,15 @@ def _mended(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: f
 def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
                  order: Sequence[int], target_m: float, protected: set[int],
                  chosen: Sequence[_Candidate], rng: np.random.Generator, *, turn: int = 0,
-                 apart_tours: bool = True) -> _Candidate | None:
+                 apart_tours: bool = True, unavoidable_m: float = 0.0) -> _Candidate | None:
     """One more loop that avoids the ways of the loops already chosen.
 
     Attempt ``turn`` (0, 1, ...) shapes its loops in directions turned by a sixth of a
     circle each time, so that a failed attempt is not repeated. With ``apart_tours``
     the shortest loops through the sights away from the chosen ones are tried too
-    (see :func:`_apart_tours`; they do not change with ``turn``).
+    (see :func:`_apart_tours`; they do not change with ``turn``). Of the loops found,
+    the best ranked that rides at most :data:`_MAX_ALT_REPEATED` twice beyond
+    ``unavoidable_m`` is returned, else the best ranked.
     """
     used = [e for c in chosen for e in c.edges]
     alt = planner.shunning(used)
@@ -1335,6 +1338,7 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     # ways cannot lengthen the new loop enough, detours may share some of them
     tuners = [alt, planner.shunning(used, 1.0), planner]
     best: _Candidate | None = None
+    best_key = (True, math.inf)
     shapes = _shape_candidates(alt, pts, order, target_m, rng, 1, None,
                                turn_rad=turn * math.pi / 3)
     apart = _apart_tours(planner, pts, used, _APART_NEAR * target_m) if apart_tours else []
@@ -1362,8 +1366,9 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
         if not c.edges:
             continue
         c.length_m = planner.length(c.edges)
-        if best is None or c.score < best.score:
-            best = c
+        key = (_avoidable_share(planner, c.edges, unavoidable_m) > _MAX_ALT_REPEATED, c.score)
+        if best is None or key < best_key:
+            best, best_key = c, key
     if best is not None:
         best.label = f"alternative ({best.label})"
     return best
