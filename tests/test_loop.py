@@ -66,6 +66,18 @@ def _corridor_shared(net: Network, a: Loop, b: Loop) -> float:
     return max(on_other(a, b), on_other(b, a)) / min(a.length_m, b.length_m)
 
 
+def _check_alternatives(loops: list[Loop], net: Network, tolerance: float) -> None:
+    """Valid loops within ``tolerance`` that ride at most a tenth of their length twice
+    beyond the dead ends every loop rides, sharing at most half their corridors."""
+    for loop in loops:
+        _check_loop(loop, net)
+        assert abs(loop.length_error) <= tolerance
+        assert loop.overlap_ratio - loop.forced_overlap_ratio <= 0.1 + 1e-9
+    for i, a in enumerate(loops):
+        for b in loops[i + 1:]:
+            assert _corridor_shared(net, a, b) <= 0.5
+
+
 @pytest.fixture(scope="module")
 def tsukuba_30(tsukuba: City, science_city: Network) -> list[Loop]:
     start = _snap(tsukuba, science_city, "station")
@@ -545,13 +557,7 @@ def test_alternatives_do_not_double_back(tsukuba: City, university: Network) -> 
     loops = plan_loops(university, start, [], target_km=6.5, alternatives=3)
     assert len(loops) == 3
     assert loops[2].label == "alternative (blocks)"
-    for loop in loops:
-        _check_loop(loop, university)
-        assert abs(loop.length_error) <= 0.05
-        assert loop.overlap_ratio - loop.forced_overlap_ratio <= 0.1 + 1e-9
-    for i, a in enumerate(loops):
-        for b in loops[i + 1:]:
-            assert _corridor_shared(university, a, b) <= 0.5
+    _check_alternatives(loops, university, 0.05)
 
 
 def test_alternatives_on_the_cycle_track_beside_are_not_distinct(
@@ -656,13 +662,7 @@ def test_alternatives_just_above_the_shortest_loop(heidelberg: Network) -> None:
                        seed=5)
     assert len(loops) == 3
     assert any(loop.label.startswith("alternative (apart") for loop in loops)
-    for loop in loops:
-        _check_loop(loop, heidelberg)
-        assert abs(loop.length_error) <= 0.02
-        assert loop.overlap_ratio - loop.forced_overlap_ratio <= 0.1 + 1e-9
-    for i, a in enumerate(loops):
-        for b in loops[i + 1:]:
-            assert _corridor_shared(heidelberg, a, b) <= 0.5
+    _check_alternatives(loops, heidelberg, 0.02)
 
 
 @pytest.mark.slow
