@@ -254,9 +254,7 @@ class Router:
         ug.add_edges_from(zip(ways.a.tolist(), ways.b.tolist(), strict=True))
         ends = np.asarray(list(nx.bridges(ug)), dtype=np.int64).reshape(-1, 2)
         bridge = np.zeros(len(ways.a), dtype=bool)
-        # the ways are numbered in the order of their codes
-        bridge[np.searchsorted(self.pair_code(ways.a, ways.b),
-                               self.pair_code(ends[:, 0], ends[:, 1]))] = True
+        bridge[self.way_of(ends[:, 0], ends[:, 1])] = True
         return np.asarray(bridge[ways.of_edge])
 
     @cached_property
@@ -663,6 +661,15 @@ class Router:
         """The :attr:`way_code` of node indices ``a`` and ``b`` (either order)."""
         aa, bb = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
         return np.minimum(aa, bb) * self.n_nodes + np.maximum(aa, bb)
+
+    def way_of(self, a: npt.ArrayLike, b: npt.ArrayLike) -> IntArray:
+        """The :attr:`ways` numbers of the ways between node indices ``a`` and ``b``.
+
+        Each pair must be a way of the network (either direction).
+        """
+        ways = self.ways
+        # the ways are numbered in the order of their codes
+        return np.searchsorted(self.pair_code(ways.a, ways.b), self.pair_code(a, b))
 
     @cached_property
     def ways(self) -> Ways:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -276,38 +275,24 @@ def edge_weights(router: Router, prefs: Preferences | None) -> FloatArray:
 # ---------------------------------------------------------------------- planner
 class _Planner:
     def __init__(self, router: Router, weights: FloatArray, tol_m: float, *,
-                 partners: Mapping[int, frozenset[int]] | None = None) -> None:
+                 alongside: tuple[IntArray, IntArray] | None = None) -> None:
         self.r = router
         self.w = weights
         self.tol_m = tol_m
         self.phys = router.way_code
-        #: the ways (:attr:`phys` codes) each way runs alongside, for ranking loops
-        #: (see :func:`_way_partners`)
-        self.partners: Mapping[int, frozenset[int]] = partners or {}
+        #: pairs of physical ways (:attr:`Router.ways` numbers): way ``first[i]`` runs
+        #: alongside way ``second[i]`` (see :func:`_way_partners`)
+        empty = np.zeros(0, dtype=np.int64)
+        self.alongside: tuple[IntArray, IntArray] = alongside or (empty, empty)
 
     def derived(self, weights: FloatArray) -> _Planner:
         """A planner on the same network and ways alongside, with other weights."""
-        out = _Planner(self.r, weights, self.tol_m, partners=self.partners)
-        out.alongside_pairs = self.alongside_pairs
-        return out
+        return _Planner(self.r, weights, self.tol_m, alongside=self.alongside)
 
     @cached_property
     def cycles(self) -> CycleSpace:
         """The network's faces, for repeat-free repairs (built on first use)."""
         return CycleSpace(self.r, self.w)
-
-    @cached_property
-    def alongside_pairs(self) -> tuple[IntArray, IntArray]:
-        """:attr:`partners` as pairs of physical ways (:attr:`Router.ways` numbers).
-
-        Way ``first[i]`` runs alongside way ``second[i]``.
-        """
-        ways = self.r.ways
-        codes = ways.a * self.r.n_nodes + ways.b
-        pairs = [(own, near) for own, others in self.partners.items() for near in others]
-        flat = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        found = np.searchsorted(codes, flat)
-        return found[:, 0], found[:, 1]
 
     def corridor(self, edges: Sequence[int]) -> BoolArray:
         """The physical ways the loop ``edges`` rides or runs alongside (a mask).
@@ -318,7 +303,7 @@ class _Planner:
         ways = self.r.ways
         mask = np.zeros(len(ways.a), dtype=bool)
         mask[ways.of_edge[np.asarray(edges, dtype=np.int64)]] = True
-        first, second = self.alongside_pairs
+        first, second = self.alongside
         mask[first[mask[second]]] = True
         return mask
 
@@ -1028,7 +1013,7 @@ def _plan_on(
     tol_m = max(min(0.002 * target_m, 100.0), 15.0)
     if progress is not None and "alongside" not in network.__dict__:
         progress("finding ways that run alongside each other", 0.05)
-    planner = _Planner(r, weights, tol_m, partners=_way_partners(r, network.alongside))
+    planner = _Planner(r, weights, tol_m, alongside=_way_partners(r, network.alongside))
     protected = set(pts)
     rng = np.random.default_rng(seed)
     candidates = _shape_candidates(planner, pts, order, target_m, rng, alternatives, progress)
@@ -1224,7 +1209,7 @@ def _plan_on(
                      done + (0.99 - done) * attempt / tries)
         found = diverge(planner.cycles, chosen[attempt % len(chosen)].edges, pts, target_m,
                         planner.tol_m, [c.edges for c in chosen], max_shared=_MAX_SHARED,
-                        alongside=planner.alongside_pairs,
+                        alongside=planner.alongside,
                         rng=np.random.default_rng([seed, _DIVERGE_SEED, attempt]))
         if found is None:
             continue
@@ -1540,34 +1525,42 @@ def _ride_back_share(p: _Planner, edges: Sequence[int]) -> float:
     is a ride there and back for a cyclist, though each way is ridden once; ranking
     counts it like a way ridden twice (see :mod:`ringroute._alongside`).
     """
-    if not p.partners:
+    first, second = p.alongside
+    if not len(first):
         return _repeated_share(p, edges)
     idx = np.asarray(edges, dtype=np.int64)
-    ways = p.phys[idx].tolist()
-    rides = Counter(ways)
-    back = np.fromiter((rides[w] > 1 or not rides.keys().isdisjoint(p.partners.get(w, ()))
-                        for w in ways), bool, len(ways))
+    ways = p.r.ways.of_edge[idx]
+    rides = np.bincount(ways, minlength=len(p.r.ways.a))
+    beside = np.zeros(len(rides), dtype=bool)
+    beside[first[rides[second] > 0]] = True
+    back = (rides[ways] > 1) | beside[ways]
     length = p.r.length[idx]
     return float(length[back].sum() / max(float(length.sum()), 1.0))
 
 
 def _way_partners(r: Router, alongside: Mapping[WayKey, frozenset[WayKey]]
-                  ) -> dict[int, frozenset[int]]:
-    """:attr:`ringroute.network.Network.alongside` by ``r``'s way codes (:attr:`_Planner.phys`).
+                  ) -> tuple[IntArray, IntArray]:
+    """:attr:`ringroute.network.Network.alongside` as pairs of ``r``'s way numbers.
 
-    Ways with an end off ``r`` (a part of the network) are left out.
+    Way ``first[i]`` runs alongside way ``second[i]`` (see :attr:`Router.ways`). Ways
+    with an end off ``r`` (a part of the network) are left out.
     """
-    def code(key: WayKey) -> int | None:
+    def ends(key: WayKey) -> tuple[int, int] | None:
         i, j = r.index.get(key[0]), r.index.get(key[1])
-        return None if i is None or j is None else int(r.pair_code(i, j))
+        return None if i is None or j is None else (i, j)
 
-    out: dict[int, frozenset[int]] = {}
+    own: list[tuple[int, int]] = []
+    near: list[tuple[int, int]] = []
     for key, others in alongside.items():
-        own = code(key)
-        near = frozenset(c for c in map(code, others) if c is not None)
-        if own is not None and near:
-            out[own] = near
-    return out
+        mine = ends(key)
+        if mine is None:
+            continue
+        for other in filter(None, map(ends, others)):
+            own.append(mine)
+            near.append(other)
+    a = np.asarray(own, dtype=np.int64).reshape(-1, 2)
+    b = np.asarray(near, dtype=np.int64).reshape(-1, 2)
+    return r.way_of(a[:, 0], a[:, 1]), r.way_of(b[:, 0], b[:, 1])
 
 
 def _ridable_m(r: Router, stops: Sequence[int], forced_m: float) -> float:
