@@ -303,9 +303,14 @@ class _Planner:
         ways = self.r.ways
         mask = np.zeros(len(ways.a), dtype=bool)
         mask[ways.of_edge[np.asarray(edges, dtype=np.int64)]] = True
+        return mask | self.beside(mask)
+
+    def beside(self, ways: BoolArray) -> BoolArray:
+        """The physical ways that run alongside one of ``ways`` (masks by way number)."""
         first, second = self.alongside
-        mask[first[mask[second]]] = True
-        return mask
+        out = np.zeros(len(ways), dtype=bool)
+        out[first[ways[second]]] = True
+        return out
 
     # -- routing ---------------------------------------------------------------
     def route(self, controls: Sequence[int]) -> list[int]:
@@ -1525,15 +1530,12 @@ def _ride_back_share(p: _Planner, edges: Sequence[int]) -> float:
     is a ride there and back for a cyclist, though each way is ridden once; ranking
     counts it like a way ridden twice (see :mod:`ringroute._alongside`).
     """
-    first, second = p.alongside
-    if not len(first):
+    if not len(p.alongside[0]):
         return _repeated_share(p, edges)
     idx = np.asarray(edges, dtype=np.int64)
     ways = p.r.ways.of_edge[idx]
     rides = np.bincount(ways, minlength=len(p.r.ways.a))
-    beside = np.zeros(len(rides), dtype=bool)
-    beside[first[rides[second] > 0]] = True
-    back = (rides[ways] > 1) | beside[ways]
+    back = (rides[ways] > 1) | p.beside(rides > 0)[ways]
     length = p.r.length[idx]
     return float(length[back].sum() / max(float(length.sum()), 1.0))
 
