@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from shapely.geometry import Polygon
@@ -32,6 +35,16 @@ CAMPUS = Polygon(
     ]
 )
 SIGHTS_CSV = SHARED / "data" / "sights.csv"
+BENCH = ROOT / "bench"
+
+
+def bench_module(name: str) -> ModuleType:
+    """A module of ``bench/`` (``loops``, ``routino_peer``), imported as the bench runs it."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
 
 
 @pytest.fixture(scope="session")

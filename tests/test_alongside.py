@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
 from itertools import pairwise
-from pathlib import Path
 
 import networkx as nx
 from shapely.geometry import LineString
 
+from conftest import bench_module
 from ringroute._alongside import alongside_ways, way_key
 from ringroute.loop import plan_loops
 from ringroute.network import Network
 from ringroute.sights import Place, snap
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 _M_LAT = 1.0 / 111_195.0  # degrees of latitude per metre
 _LAT0, _LON0 = 36.0, 140.0
 _M_LON = _M_LAT / math.cos(math.radians(_LAT0))
@@ -81,12 +78,7 @@ def test_heidelberg_has_carriageways_and_tracks_alongside(heidelberg: Network) -
 def _near_itself(lat: list[float], lon: list[float]) -> float:
     """Share of a closed track within 8 m of a part of it more than 60 m further on
     (the bench's geometric repeated share)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        peer = importlib.import_module("routino_peer")
-    finally:
-        sys.path.remove(str(BENCH))
-    return float(peer.geometric_repeated_share(lat, lon))
+    return float(bench_module("routino_peer").geometric_repeated_share(lat, lon))
 
 
 def test_no_ride_back_beside_the_way_out(heidelberg: Network) -> None:

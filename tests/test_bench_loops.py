@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from conftest import SCIENCE_CITY
+from conftest import SCIENCE_CITY, bench_module
 from ringroute._bike import WAY_CLASSES
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("loops")
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("loops")
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import bench_module
 from ringroute._geo import haversine_m
 from ringroute._metrics import repeated_share
 from ringroute.cities import City
@@ -53,17 +54,8 @@ def _check_loop(loop: Loop, net: Network) -> None:
 
 def _corridor_shared(net: Network, a: Loop, b: Loop) -> float:
     """Share of the shorter loop's length in the other's corridor: on ways the other
-    rides or on ways that run alongside one it rides (``Network.alongside``: a road and
-    its cycle track, two carriageways). Each loop's share is measured on its own ways."""
-    g = net.graph
-
-    def on_other(x: Loop, y: Loop) -> float:
-        rides = {(min(u, v), max(u, v)) for u, v, _ in y.edges}
-        return sum(g.edges[u, v, k]["length_m"] for u, v, k in x.edges
-                   if (key := (min(u, v), max(u, v))) in rides
-                   or not rides.isdisjoint(net.alongside.get(key, ())))
-
-    return max(on_other(a, b), on_other(b, a)) / min(a.length_m, b.length_m)
+    rides or on ways alongside one it rides (the bench's measure, by OSM node ids)."""
+    return float(bench_module("loops")._shared_share(net, a, b))
 
 
 def _check_alternatives(loops: list[Loop], net: Network, tolerance: float) -> None:
