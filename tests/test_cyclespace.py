@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.test_loop import _grid_network
 
-from ringroute._cyclespace import CycleSpace
+from ringroute._cyclespace import CycleSpace, _parts
 from ringroute._router import Router
 from ringroute.network import Network
 
@@ -229,3 +230,21 @@ def test_state_below_at_least_is_exact(n: int, m: int, faces: list[int], picks: 
         assert bounded == exact
     else:
         assert at_least <= bounded <= exact
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(n=st.integers(1, 30),
+       links=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29)), max_size=40))
+def test_parts_are_the_connected_components(n: int, links: list[tuple[int, int]]) -> None:
+    """``_parts`` numbers the connected parts as networkx finds them, in the order
+    of each part's lowest node (loops at one node and parallel links included)."""
+    links = [(a % n, b % n) for a, b in links]
+    ends = np.asarray([a for a, _ in links] + [b for _, b in links], dtype=np.int64)
+    labels = _parts(ends, len(links), n)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(links)
+    expected = sorted((sorted(c) for c in nx.connected_components(g)), key=min)
+    assert [sorted(np.flatnonzero(labels == k).tolist()) for k in range(len(expected))] \
+        == expected
+    assert labels.max() == len(expected) - 1

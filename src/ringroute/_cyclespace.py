@@ -367,10 +367,7 @@ class CycleSpace:
         """Nodes of the ways ``ways`` and the connected part each belongs to."""
         nodes, inv = np.unique(np.concatenate([self.a[ways], self.b[ways]]),
                                return_inverse=True)
-        k = len(ways)
-        graph = coo_array((np.ones(k), (inv[:k], inv[k:])), shape=(len(nodes), len(nodes)))
-        _, labels = connected_components(graph, directed=False)
-        return nodes, labels.astype(np.int64)
+        return nodes, _parts(inv, len(ways), len(nodes))
 
     def _pieces(self, used: BoolArray, stops: Sequence[int]) -> list[set[int]]:
         """Node sets of the connected parts of ``used`` and of stops not on it."""
@@ -714,3 +711,27 @@ class CycleSpace:
                 balance[source] -= 2
                 balance[sink] += 2
         return forward, missing
+
+
+def _parts(ends: IntArray, k: int, n: int) -> IntArray:
+    """Connected part of each of ``n`` nodes joined by ``k`` links.
+
+    Link ``i`` joins nodes ``ends[i]`` and ``ends[k + i]``. Parts are numbered in
+    the order of their lowest node. The links are stored both ways in one CSR
+    array, so the compiled search for strong components needs no transpose: it
+    is called tens of thousands of times per search, where building the sparse
+    arrays costs more than the search itself.
+    """
+    # each link once per direction, sorted by node: scipy's search for strong
+    # components does not return on repeated entries (parallel ways)
+    code = np.unique(ends * n + np.concatenate([ends[k:], ends[:k]]))
+    src, dst = code // n, code % n
+    indptr = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    graph = csr_array((np.ones(len(code)), dst.astype(np.int32), indptr), shape=(n, n))
+    _, labels = connected_components(graph, directed=True, connection="strong")
+    # renumber by each part's lowest node
+    _, first = np.unique(labels, return_index=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return np.asarray(rank[labels], dtype=np.int64)
