@@ -17,6 +17,7 @@ little more length at a time.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 
@@ -417,6 +418,7 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     face_len = cs.face_sums[0]
     steps = min(steps, max(_DIVERGE_WORK // max(int(used.sum()), 1), 500))
     best = cur
+    valued: dict[bytes, float] = {}
     for step in range(steps):
         if cur == 0.0:
             break
@@ -433,7 +435,11 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         trial = cs.flipped(used, cs.face_ways(int(rng.choice(faces))))
         if not trial.any():
             continue
-        new = value(trial)
+        # annealing often comes back to a set it has valued (a block flipped back)
+        key = hashlib.blake2b(np.packbits(trial).tobytes(), digest_size=16).digest()
+        new = valued.get(key, math.nan)
+        if math.isnan(new):
+            new = valued[key] = value(trial)
         heat = _DIVERGE_HOT * (_DIVERGE_COLD / _DIVERGE_HOT) ** (step / steps)
         if new <= cur or rng.random() < math.exp((cur - new) / heat):
             used, cur = trial, new
