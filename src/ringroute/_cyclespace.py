@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -359,8 +360,7 @@ class CycleSpace:
         cap = np.concatenate([np.ones(len(flip), dtype=np.int32),
                               excess[supply].astype(np.int32),
                               (-excess[demand]).astype(np.int32)])
-        graph = csr_array((cap, (src, dst)), shape=(n + 2, n + 2))
-        flow = maximum_flow(graph, n, n + 1).flow_value
+        flow = maximum_flow(_csr(src, dst, cap, n + 2), n, n + 1).flow_value
         return int(excess[supply].sum()) - int(flow)
 
     def _components(self, ways: IntArray) -> tuple[IntArray, IntArray]:
@@ -722,16 +722,28 @@ def _parts(ends: IntArray, k: int, n: int) -> IntArray:
     is called tens of thousands of times per search, where building the sparse
     arrays costs more than the search itself.
     """
-    # each link once per direction, sorted by node: scipy's search for strong
-    # components does not return on repeated entries (parallel ways)
-    code = np.unique(ends * n + np.concatenate([ends[k:], ends[:k]]))
-    src, dst = code // n, code % n
-    indptr = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    graph = csr_array((np.ones(len(code)), dst.astype(np.int32), indptr), shape=(n, n))
+    # each link both ways, once: scipy's search for strong components does not
+    # return on repeated entries (parallel ways)
+    graph = _csr(ends, np.concatenate([ends[k:], ends[:k]]), np.ones(2 * k), n)
     _, labels = connected_components(graph, directed=True, connection="strong")
     # renumber by each part's lowest node
     _, first = np.unique(labels, return_index=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))
     return np.asarray(rank[labels], dtype=np.int64)
+
+
+def _csr(src: IntArray, dst: IntArray, value: npt.NDArray[Any], n: int) -> csr_array:
+    """The ``n`` x ``n`` CSR array of entries ``value`` at ``(src, dst)``, repeats summed.
+
+    Built directly in canonical form (rows and columns sorted, no repeats): scipy's
+    general constructor converts and checks several times, which costs more than
+    the graph searches run on these small arrays.
+    """
+    code, inv = np.unique(src.astype(np.int64) * n + dst, return_inverse=True)
+    summed = np.bincount(inv, weights=value, minlength=len(code)).astype(value.dtype)
+    indptr = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(code // n, minlength=n), out=indptr[1:])
+    graph = csr_array((summed, (code % n).astype(np.int32), indptr), shape=(n, n))
+    graph.has_canonical_format = True
+    return graph
