@@ -435,7 +435,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         trial = cs.flipped(used, cs.face_ways(int(rng.choice(faces))))
         if not trial.any():
             continue
-        # annealing often comes back to a set it has valued (a block flipped back)
+        # annealing often comes back to a set it has valued (a block flipped back); a
+        # value depends on the set alone (``prefer`` only speeds up the one-way count)
         key = hashlib.blake2b(np.packbits(trial).tobytes(), digest_size=16).digest()
         new = valued.get(key, math.nan)
         if math.isnan(new):
