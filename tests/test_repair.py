@@ -301,9 +301,10 @@ def test_property_diverged_loops_are_valid_and_apart(n: int, m: int, oneway: boo
                                                      alongside_share: float) -> None:
     """Whatever the grid, one-way streets and stops: a loop diverge finds (it may
     find none) is a valid loop through the stops of the asked length that shares at
-    most ``max_shared`` of its length with the loop it started from, counting the ways
-    alongside those it rides (a random pairing of ``alongside_share`` of the ways,
-    standing in for roads and the cycle tracks beside them)."""
+    most ``max_shared`` with the loop it started from, counting the ways alongside
+    those a loop rides (a random pairing of ``alongside_share`` of the ways, standing
+    in for roads and the cycle tracks beside them), measured both ways: its length in
+    the first loop's corridor, and the first loop's length in its corridor."""
     r, cs, stops = _space_and_stops(_grid(n, m, oneway), picks)
     pick = np.random.default_rng(seed)
     first_way = np.flatnonzero(pick.random(len(cs.a)) < alongside_share)
@@ -319,3 +320,4 @@ def test_property_diverged_loops_are_valid_and_apart(n: int, m: int, oneway: boo
     if found is not None:
         _check(r, found, stops, target, 15.0, cs)
         assert _shared(r, cs, found, first, alongside) <= max_shared + 1e-9
+        assert _shared(r, cs, first, found, alongside) <= max_shared + 1e-9

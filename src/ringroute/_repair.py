@@ -399,9 +399,15 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     if alongside is not None:
         for o_ways in other_ways:
             o_ways[alongside[0][o_ways[alongside[1]]]] = True
-    other_m = [float(cs.r.length[np.asarray(o, dtype=np.int64)].sum()) for o in others]
+    # metres each other loop rides on each way (twice where it rides it twice)
+    other_way_m = [np.bincount(cs.phys[np.asarray(o, dtype=np.int64)],
+                               weights=cs.r.length[np.asarray(o, dtype=np.int64)],
+                               minlength=len(cs.a)) for o in others]
+    other_m = [float(w.sum()) for w in other_way_m]
     # what the set aside adds is ridden by every loop through the stops: shared
     aside_m = aside.length_m
+    aside_ways = aside.ways.copy()
+    aside_ways[cs.phys[np.asarray(aside.edges, dtype=np.int64)]] = True
 
     def value(used: BoolArray) -> float:
         own_m = float(cs.length_m[used].sum()) + aside_m
@@ -409,7 +415,18 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         for o_ways, o_m in zip(other_ways, other_m, strict=True):
             shared = (float(cs.length_m[used & o_ways].sum()) + aside_m) / max(min(own_m, o_m), 1.0)
             over += max(0.0, shared - max_shared)
-        return cs.state(used, aside.stops, main_m, tol_m, prefer) + 10.0 * over
+        far = cs.state(used, aside.stops, main_m, tol_m, prefer) + 10.0 * over
+        if far > 0.0:
+            return far
+        # a valid loop: the other loops' lengths in its corridor must stay under the
+        # limit too (loops are compared both ways); if not, the search goes on
+        corridor = used | aside_ways
+        if alongside is not None:
+            corridor[alongside[0][corridor[alongside[1]]]] = True
+        for o_way_m, o_m in zip(other_way_m, other_m, strict=True):
+            shared = float(o_way_m[corridor].sum()) / max(min(own_m, o_m), 1.0)
+            far += 10.0 * max(0.0, shared - max_shared)
+        return far
 
     # directions to try first (the last set's): a changed set is then often balanced
     # at once, without a flow to compute
