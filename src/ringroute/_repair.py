@@ -355,7 +355,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     Starting from the ways of ``edges``, a face at the set is flipped at random
     (see :meth:`CycleSpace.flipped`) and the change kept if it brings the set closer
     to a valid loop of the target length (:meth:`CycleSpace.state`) that shares at
-    most ``max_shared`` of its length with each of ``others``, or else with a
+    most ``max_shared`` with each of ``others`` (of the shorter one's length, either
+    loop's length in the other's corridor), or else with a
     chance that falls as the search cools. The first valid set is the loop. Where
     detours shaped around the network cannot find another distinct loop (a small
     network the first loops fill), such a search often does. A search still far from
