@@ -356,8 +356,8 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     (see :meth:`CycleSpace.flipped`) and the change kept if it brings the set closer
     to a valid loop of the target length (:meth:`CycleSpace.state`) that shares at
     most ``max_shared`` with each of ``others`` (of the shorter one's length, either
-    loop's length in the other's corridor), or else with a
-    chance that falls as the search cools. The first valid set is the loop. Where
+    loop's length in the other's corridor), or else with a chance that falls as
+    the search cools. The first valid set is the loop. Where
     detours shaped around the network cannot find another distinct loop (a small
     network the first loops fill), such a search often does. A search still far from
     a valid set after :data:`_DIVERGE_CHECK` of its moves gives up, and one still
