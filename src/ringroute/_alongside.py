@@ -17,6 +17,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from ringroute._geo import LocalProjection
+from ringroute._types import BoolArray, IntArray
 
 log = logging.getLogger("ringroute")
 
@@ -135,3 +136,15 @@ def alongside_ways(graph: nx.MultiDiGraph) -> dict[WayKey, frozenset[WayKey]]:
     for w, o in zip(rows[ok].tolist(), cols[ok].tolist(), strict=True):
         out.setdefault(keys[w], set()).add(keys[o])
     return {k: frozenset(v) for k, v in out.items()}
+
+
+def beside(ways: BoolArray, pairs: tuple[IntArray, IntArray]) -> BoolArray:
+    """The ways that run alongside one of ``ways`` (masks by way number).
+
+    ``pairs`` are way numbers: way ``first[i]`` runs alongside way ``second[i]``
+    (see :func:`alongside_ways`, and ``_way_partners`` in :mod:`ringroute.loop`).
+    """
+    first, second = pairs
+    out = np.zeros(len(ways), dtype=bool)
+    out[first[ways[second]]] = True
+    return out

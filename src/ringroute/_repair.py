@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ringroute._alongside import beside
 from ringroute._cyclespace import SHUN_M, Aside, CycleSpace
 from ringroute._types import BoolArray, FloatArray, IntArray
 
@@ -398,8 +399,7 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
     other_ways = [np.bincount(cs.phys[np.asarray(o, dtype=np.int64)], minlength=len(cs.a)) > 0
                   for o in others]
     if alongside is not None:
-        for o_ways in other_ways:
-            o_ways[alongside[0][o_ways[alongside[1]]]] = True
+        other_ways = [o_ways | beside(o_ways, alongside) for o_ways in other_ways]
     # metres each other loop rides on each way (twice where it rides it twice)
     other_way_m = [np.bincount(cs.phys[np.asarray(o, dtype=np.int64)],
                                weights=cs.r.length[np.asarray(o, dtype=np.int64)],
@@ -423,7 +423,7 @@ def diverge(cs: CycleSpace, edges: Sequence[int], stops: Sequence[int], target_m
         # limit too (loops are compared both ways); if not, the search goes on
         corridor = used | aside_ways
         if alongside is not None:
-            corridor[alongside[0][corridor[alongside[1]]]] = True
+            corridor |= beside(corridor, alongside)
         for o_way_m, o_m in zip(other_way_m, other_m, strict=True):
             shared = float(o_way_m[corridor].sum()) / max(min(own_m, o_m), 1.0)
             far += 10.0 * max(0.0, shared - max_shared)

@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from ringroute._alongside import WayKey
+from ringroute._alongside import WayKey, beside
 from ringroute._bike import check_avoid
 from ringroute._cyclespace import CycleSpace
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
@@ -303,14 +303,7 @@ class _Planner:
         ways = self.r.ways
         mask = np.zeros(len(ways.a), dtype=bool)
         mask[ways.of_edge[np.asarray(edges, dtype=np.int64)]] = True
-        return mask | self.beside(mask)
-
-    def beside(self, ways: BoolArray) -> BoolArray:
-        """The physical ways that run alongside one of ``ways`` (masks by way number)."""
-        first, second = self.alongside
-        out = np.zeros(len(ways), dtype=bool)
-        out[first[ways[second]]] = True
-        return out
+        return mask | beside(mask, self.alongside)
 
     # -- routing ---------------------------------------------------------------
     def route(self, controls: Sequence[int]) -> list[int]:
@@ -1535,7 +1528,7 @@ def _ride_back_share(p: _Planner, edges: Sequence[int]) -> float:
     idx = np.asarray(edges, dtype=np.int64)
     ways = p.r.ways.of_edge[idx]
     rides = np.bincount(ways, minlength=len(p.r.ways.a))
-    back = (rides[ways] > 1) | p.beside(rides > 0)[ways]
+    back = (rides[ways] > 1) | beside(rides > 0, p.alongside)[ways]
     length = p.r.length[idx]
     return float(length[back].sum() / max(float(length.sum()), 1.0))
 
