@@ -1723,10 +1723,11 @@ def _shape_candidates(
                     for e in r.path_edges(r.shortest_paths(a, r.length), b)]
         out.append(_Candidate(shortest, "shortest", tour, length_m=p.length(shortest)))
     jobs = [(theta0 + d, o) for d in spreads[:n_dirs] for o in (1, -1)]
+    routed: dict[tuple[int, ...], tuple[list[int], float]] = {}
     for n, (theta, orient) in enumerate(jobs):
         if progress is not None:
             progress(f"shaping loop {n + 1}/{len(jobs)}", 0.05 + 0.65 * n / len(jobs))
-        cand = _search_radius(p, pts, theta, orient, target_m)
+        cand = _search_radius(p, pts, theta, orient, target_m, routed)
         if cand is not None and cand.edges:
             cand.label = f"dir {math.degrees(theta) % 360:.0f}° {'ccw' if orient > 0 else 'cw'}"
             out.append(cand)
@@ -1768,14 +1769,24 @@ def _circle_controls(p: _Planner, pts: Sequence[int], theta: float, orient: int,
 
 
 def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
-                   target_m: float) -> _Candidate | None:
+                   target_m: float,
+                   routed: dict[tuple[int, ...], tuple[list[int], float]]) -> _Candidate | None:
+    """The circle-shaped loop in direction ``theta`` nearest to ``target_m`` long.
+
+    ``routed`` holds the routes (and lengths) of controls routed before on ``p``: a
+    circle far beyond a small network's edge keeps its controls as the radius or
+    the direction changes, and the same controls give the same route.
+    """
     radius = target_m / (2 * math.pi * 1.25)
     best: _Candidate | None = None
     history: list[tuple[float, float]] = []
     for _ in range(6):
         controls = _circle_controls(p, pts, theta, orient, radius)
-        edges = [e for leg in p.route_legs(controls, turns=False) for e in leg]
-        length = p.length(edges)
+        key = tuple(controls)
+        if key not in routed:
+            route = [e for leg in p.route_legs(controls, turns=False) for e in leg]
+            routed[key] = (route, p.length(route))
+        edges, length = routed[key]
         if best is None or abs(length - target_m) < abs(best.length_m - target_m):
             best = _Candidate(edges, "", controls, length_m=length)
         if abs(length - target_m) <= 0.04 * target_m:
