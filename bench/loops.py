@@ -8,7 +8,8 @@ router, then plans many random requests and reports quality and speed:
 * |length error|, repeated share, share of loops passing every requested stop,
   turns/km, share per way class (``main`` = trunk/primary/secondary without a
   cycle track), planning time (median, p95);
-* the median time of a 50 km loop through 4 sights;
+* the median time of a 50 km loop through 4 sights, of one run and of the best of 3
+  runs of each request (the same loop each time);
 * for the extracts, the 50 km / 4-sight requests again with 3 alternatives, and once
   more at 1.05 times the shortest loop through their sights (pairwise shared length
   counted by corridor: a way and the ways alongside it);
@@ -84,6 +85,9 @@ ALTERNATIVES = 3
 #: ... and planned again once more, for this many times the shortest loop through
 #: their sights: just above it, where any other loop must be nearly as short
 NEAR_SHORTEST = 1.05
+#: the 50 km / 4-sight requests are timed this many times (the best counts too): one
+#: run on a shared virtual machine varies by a fifth from run to run
+PROBE_RUNS = 3
 #: Sights lie within this share of the target of the start (straight line), so that
 #: the shortest tour through up to 5 of them usually fits the target.
 SIGHT_RADIUS = 0.12
@@ -132,6 +136,8 @@ class Result:
     status: str = ""  # planned, refused, error, timeout
     reason: str = ""
     seconds: float = math.nan
+    #: for the 50 km / 4-sight requests: the fastest of :data:`PROBE_RUNS` runs
+    best_s: float = math.nan
     length_m: float = math.nan
     abs_err: float = math.nan
     repeated: float = math.nan
@@ -155,7 +161,8 @@ class Result:
             "network": r.network, "index": r.index, "kind": r.kind, "start": r.start,
             "sights": " ".join(map(str, r.sights)), "n_sights": len(r.sights),
             "target_km": round(r.target_km, 3), "status": self.status, "reason": self.reason,
-            "seconds": _r(self.seconds, 4), "length_m": _r(self.length_m, 1),
+            "seconds": _r(self.seconds, 4), "best_of_runs_s": _r(self.best_s, 4),
+            "length_m": _r(self.length_m, 1),
             "abs_length_error": _r(self.abs_err, 6), "repeated_share": _r(self.repeated, 5),
             "forced_repeated_share": _r(self.forced, 5),
             "repeated_share_geometric": _r(self.repeated_geom, 5),
@@ -492,6 +499,27 @@ def run_request(info: NetInfo, req: Request, timeout_s: float,
     return res
 
 
+def time_again(info: NetInfo, res: Result, failures: list[str]) -> None:
+    """Plan a planned request :data:`PROBE_RUNS` − 1 times more: the fastest run.
+
+    Each run must give the same loop (length and turns); one that does not is a
+    failure (planning is seeded, so results are reproducible).
+    """
+    net, req = info.net, res.req
+    best = res.seconds
+    for _ in range(PROBE_RUNS - 1):
+        t0 = time.perf_counter()
+        loop = plan_loops(net, _snapped(net, req.start), [_snapped(net, s) for s in req.sights],
+                          target_km=req.target_km, tolerance=TOLERANCE, alternatives=1,
+                          seed=req.index)[0]
+        best = min(best, time.perf_counter() - t0)
+        if (loop.length_m, loop.turns_per_km) != (res.length_m, res.turns_per_km):
+            failures.append(_repro(req, f"planned again: {loop.length_m:.1f} m, "
+                                        f"{loop.turns_per_km:.3f} turns/km instead of "
+                                        f"{res.length_m:.1f} m, {res.turns_per_km:.3f}"))
+    res.best_s = best
+
+
 @dataclass(frozen=True)
 class AltResult:
     """Outcome of one ``--alternatives`` request (see :func:`run_alternatives`)."""
@@ -602,6 +630,7 @@ class Summary:
             ("turns_per_km", [r.turns_per_km for r in p]),
             ("plan_s", [r.seconds for r in p]),
             ("probe50x4_s", [r.seconds for r in p if r.req.kind == "probe50x4"]),
+            ("probe50x4_best_s", [r.best_s for r in p if r.req.kind == "probe50x4"]),
         ):
             out[f"{name}_median"], out[f"{name}_p95"] = quantiles(vals)
         out["passes_all_share"] = (float(np.mean([bool(r.passes_all) for r in p])) if p
@@ -712,6 +741,8 @@ def print_network(s: Summary) -> None:
     n_probe = sum(r.req.kind == "probe50x4" for r in res)
     add(f"50 km / 4 sights time ({len(probe)}/{n_probe})", probe,
         lambda x: fmt(x, ".2f", " s"))
+    add(f"  best of {PROBE_RUNS} runs", [r.best_s for r in p if r.req.kind == "probe50x4"],
+        lambda x: fmt(x, ".2f", " s"))
     print(f"   {'metric':34s} {'median':>10s} {'p95':>10s}")
     for label, med, p95 in rows:
         print(f"   {label:34s} {med:>10s} {p95:>10s}")
@@ -810,7 +841,7 @@ def print_overview(summaries: Sequence[Summary]) -> None:
             f"{'plan/req':>8s} {'refused':>7s} {'|err| med':>9s} {'rep med':>7s} {'rep p95':>7s} "
             f"{'avoidable rep med/p95':>21s} "
             f"{'turns/km':>8s} {'main':>6s} {'t med':>7s} {'t p95':>7s} {'50km/4':>7s} "
-            f"{'turn ratio':>10s}")
+            f"{'best':>6s} {'turn ratio':>10s}")
     print(head)
     for s in summaries:
         st = s.stats()
@@ -832,6 +863,7 @@ def print_overview(summaries: Sequence[Summary]) -> None:
             f"{fmt(st['plan_s_median'], '.2f', 's'):>7s} "
             f"{fmt(st['plan_s_p95'], '.2f', 's'):>7s} "
             f"{fmt(st['probe50x4_s_median'], '.2f', 's'):>7s} "
+            f"{fmt(st['probe50x4_best_s_median'], '.2f', 's'):>6s} "
             f"{fmt(st['turns_ratio_of_medians']):>10s}"
         )
 
@@ -843,11 +875,13 @@ def scaling(summaries: Sequence[Summary]) -> dict[str, float]:
     if len(syn) < 2:
         return out
     n = np.log([s.info.nodes for s in syn])
-    for label, pick in (
-        ("all planned requests", lambda r: True),
-        ("50 km / 4 sights", lambda r: r.req.kind == "probe50x4"),
+    for label, pick, secs in (
+        ("all planned requests", lambda r: True, lambda r: r.seconds),
+        ("50 km / 4 sights", lambda r: r.req.kind == "probe50x4", lambda r: r.seconds),
+        (f"  best of {PROBE_RUNS} runs", lambda r: r.req.kind == "probe50x4",
+         lambda r: r.best_s),
     ):
-        meds = [quantiles([r.seconds for r in s.planned() if pick(r)])[0] for s in syn]
+        meds = [quantiles([secs(r) for r in s.planned() if pick(r)])[0] for s in syn]
         if all(math.isfinite(m) and m > 0 for m in meds):
             out[label] = float(np.polyfit(n, np.log(meds), 1)[0])
     router = [s.info.router_s for s in syn]
@@ -899,6 +933,8 @@ def bench_network(info: NetInfo, n_requests: int, args: argparse.Namespace,
             log(f"[{info.name}] Routino database failed: {exc}")
     for req in reqs:
         res = run_request(info, req, args.timeout, failures)
+        if req.kind == "probe50x4" and res.status == "planned":
+            time_again(info, res, failures)
         if db is not None:
             run_peer(db, info, res)
         summary.results.append(res)
