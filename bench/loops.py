@@ -447,18 +447,23 @@ def _check_loop(loop: Loop, stops: Sequence[int]) -> tuple[bool, bool]:
     return passes, closed
 
 
+def _plan(net: Network, req: Request, *, alternatives: int = 1,
+          target_km: float | None = None) -> list[Loop]:
+    """Plan ``req`` on ``net`` as the bench does (for ``target_km``, default the request's)."""
+    return plan_loops(net, _snapped(net, req.start), [_snapped(net, s) for s in req.sights],
+                      target_km=req.target_km if target_km is None else target_km,
+                      tolerance=TOLERANCE, alternatives=alternatives, seed=req.index)
+
+
 def run_request(info: NetInfo, req: Request, timeout_s: float,
                 failures: list[str]) -> Result:
     """Plan one request and measure the loop."""
     net = info.net
     res = Result(req)
-    start = _snapped(net, req.start)
-    via = [_snapped(net, s) for s in req.sights]
     t0 = time.perf_counter()
     try:
         with time_limit(timeout_s):
-            loops = plan_loops(net, start, via, target_km=req.target_km, tolerance=TOLERANCE,
-                               alternatives=1, seed=req.index)
+            loops = _plan(net, req)
     except PlanTimeoutError:
         res.status, res.reason = "timeout", f"over {timeout_s:.0f} s"
         failures.append(_repro(req, f"timeout after {timeout_s:.0f} s"))
@@ -505,13 +510,11 @@ def time_again(info: NetInfo, res: Result, failures: list[str]) -> None:
     Each run must give the same loop (length and turns); one that does not is a
     failure (planning is seeded, so results are reproducible).
     """
-    net, req = info.net, res.req
+    req = res.req
     best = res.seconds
     for _ in range(PROBE_RUNS - 1):
         t0 = time.perf_counter()
-        loop = plan_loops(net, _snapped(net, req.start), [_snapped(net, s) for s in req.sights],
-                          target_km=req.target_km, tolerance=TOLERANCE, alternatives=1,
-                          seed=req.index)[0]
+        loop = _plan(info.net, req)[0]
         best = min(best, time.perf_counter() - t0)
         if (loop.length_m, loop.turns_per_km) != (res.length_m, res.turns_per_km):
             failures.append(_repro(req, f"planned again: {loop.length_m:.1f} m, "
@@ -560,9 +563,7 @@ def run_alternatives(info: NetInfo, req: Request, n: int, *, target_km: float | 
     net = info.net
     t0 = time.perf_counter()
     try:
-        loops = plan_loops(net, _snapped(net, req.start), [_snapped(net, s) for s in req.sights],
-                           target_km=req.target_km if target_km is None else target_km,
-                           tolerance=TOLERANCE, alternatives=n, seed=req.index)
+        loops = _plan(net, req, alternatives=n, target_km=target_km)
     except InputError:
         return None
     seconds = time.perf_counter() - t0
