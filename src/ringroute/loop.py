@@ -505,11 +505,13 @@ class _Planner:
         return legs
 
     def grow(self, controls: list[int], target_m: float, edges: Sequence[int] | None = None,
-             max_insert: int = 12, *, turn_routed: bool = True) -> tuple[list[int], list[int]]:
+             max_insert: int = 12, *, turn_routed: bool = True,
+             reroute: bool = True) -> tuple[list[int], list[int]]:
         """Insert via points into the longest legs until the loop nears ``target_m``.
 
-        Starts from ``edges`` (the candidate's own route) when given; the result is
-        routed minding turns when via points were inserted or ``turn_routed`` is false.
+        Starts from ``edges`` (the candidate's own route) when given; with ``reroute``
+        the result is routed minding turns (see :meth:`reroute`) when via points were
+        inserted or ``turn_routed`` is false. Without, the new legs stay plain.
         """
         r = self.r
         split = self.split_legs(controls, edges) if edges else None
@@ -581,15 +583,22 @@ class _Planner:
             legs = [*legs[:t], leg1, leg2, *legs[t + 1:]]
             grown = True
         out = [e for leg in legs for e in leg]
-        if grown or not turn_routed:  # re-route the whole loop once, now minding turns
-            rerouted = [e for leg in self.route_legs(controls) for e in leg]
-            # tuning lengthens a loop cheaply (detours) but shortens it poorly
-            over = self.length(rerouted) - target_m
-            was = self.length(out) - target_m
-            if (-max(abs(was), _REROUTE_TOL * target_m) <= over
-                    <= max(was, _REROUTE_OVER * target_m)):
-                out = rerouted
+        if reroute and (grown or not turn_routed):
+            out = self.reroute(controls, out, target_m)
         return controls, out
+
+    def reroute(self, controls: Sequence[int], edges: list[int], target_m: float) -> list[int]:
+        """The grown loop ``edges`` through ``controls`` routed once more, minding turns.
+
+        The new route is taken only if its length stays fit for tuning, which
+        lengthens a loop cheaply (detours) but shortens it poorly.
+        """
+        rerouted = self.route(controls)
+        over = self.length(rerouted) - target_m
+        was = self.length(edges) - target_m
+        if -max(abs(was), _REROUTE_TOL * target_m) <= over <= max(was, _REROUTE_OVER * target_m):
+            return rerouted
+        return edges
 
     def length(self, edges: Sequence[int]) -> float:
         return float(self.r.length[np.asarray(edges, dtype=np.int64)].sum()) if edges else 0.0
@@ -814,6 +823,8 @@ class _Candidate:
     turn_routed: bool = True
     #: a repair of these edges was tried already (see :func:`ringroute._repair.repair`)
     repair_tried: bool = False
+    #: grown by via points already (see :func:`_route_turns`)
+    grown: bool = False
 
 
 def shortest_loop_m(network: Network, start: SnappedPlace,
@@ -1819,13 +1830,21 @@ def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
     return best
 
 
-def _route_turns(p: _Planner, c: _Candidate, target_m: float) -> None:
-    """Grow a short candidate, or route a plain one minding turns."""
-    if c.length_m < 0.97 * target_m:
-        c.controls, c.edges = p.grow(c.controls, target_m, c.edges, turn_routed=c.turn_routed)
-    elif not c.turn_routed:
-        c.edges = p.route(c.controls)
-    c.turn_routed = True
+def _route_turns(p: _Planner, c: _Candidate, target_m: float, *, turns: bool = True) -> None:
+    """Grow a short candidate, and route a plain one minding turns.
+
+    Without ``turns`` the legs a candidate grows stay plain (a cheap first look, for
+    ranking); calling again with ``turns`` then routes them minding turns.
+    """
+    if c.length_m < 0.97 * target_m and not c.grown:
+        n_controls = len(c.controls)
+        c.controls, c.edges = p.grow(c.controls, target_m, c.edges,
+                                     turn_routed=c.turn_routed, reroute=turns)
+        c.grown = True
+        c.turn_routed = turns or (c.turn_routed and len(c.controls) == n_controls)
+    elif not c.turn_routed and turns:
+        c.edges = p.reroute(c.controls, c.edges, target_m) if c.grown else p.route(c.controls)
+        c.turn_routed = True
     c.length_m = p.length(c.edges)
 
 
