@@ -78,6 +78,7 @@ _DETOUR_SURCHARGE = 0.3
 # a loop grown on plain shortest paths is re-routed minding turns, which changes its
 # length by up to a few per cent either way; tuning lengthens up to this share...
 _REROUTE_TOL = 0.15
+_TURN_MARGIN = 1
 _REROUTE_OVER = 0.05  # but shortens poorly: a re-routed loop may overshoot this much
 # untangling: windows (edges on each side of a repeated run) to re-route, and the
 # largest change of the loop's length a replacement may make (or 1 km)
@@ -1063,25 +1064,13 @@ def _plan_on(
         short.sort(key=lambda c: _shape_score(planner, c.edges))
         dropped = {id(c) for c in short[keep:] if c.label != "shortest"}
         candidates = [c for c in candidates if id(c) not in dropped]
-    routed: list[_Candidate] = []
-    for c in candidates:
-        _route_turns(planner, c, target_m)
-        c.score = _quick_score(planner, c.edges, target_m)
-        # the shortest loop grown through the tour's stops often becomes the tour
-        if all(c.edges != o.edges for o in routed):
-            routed.append(c)
-    candidates = routed
+    # grown on plain legs first: turn-aware searches cost most on a big network, and
+    # only the loops chosen for tuning below are then routed minding turns
+    candidates = _distinct_routes(planner, candidates, target_m, turns=False)
+    candidates = _promising(planner, candidates, keep + _TURN_MARGIN)
+    candidates = _distinct_routes(planner, candidates, target_m, turns=True)
     # tune the promising ones only: tuning costs dozens of searches per candidate
-    candidates.sort(key=lambda c: c.score)
-    # prefer a diverse set (alternatives must differ), then fill up by score; the exact
-    # shortest loop always stays: it is feasible whenever the target is
-    diverse: list[_Candidate] = []
-    for c in candidates:
-        if len(diverse) < keep and _distinct(planner, c.edges, diverse):
-            diverse.append(c)
-    rest = [c for c in candidates if c not in diverse]
-    diverse += rest[: max(0, keep - len(diverse))]
-    candidates = diverse + [c for c in rest if c.label == "shortest" and c not in diverse]
+    candidates = _promising(planner, candidates, keep)
 
     def rank(e: list[int]) -> tuple[bool, float]:
         off = abs(planner.length(e) - target_m) > tolerance * target_m
@@ -1828,6 +1817,36 @@ def _search_radius(p: _Planner, pts: Sequence[int], theta: float, orient: int,
     if best is not None:
         best.turn_routed = False  # routed minding turns once chosen (see _route_turns)
     return best
+
+
+def _promising(p: _Planner, candidates: Sequence[_Candidate], keep: int) -> list[_Candidate]:
+    """The ``keep`` best scored candidates, preferring a diverse set, and the shortest loop.
+
+    Alternatives must differ, so the set is filled by score with loops distinct from
+    those taken, and then by score alone; the exact shortest loop always stays: it
+    is feasible whenever the target is.
+    """
+    ranked = sorted(candidates, key=lambda c: c.score)
+    diverse: list[_Candidate] = []
+    for c in ranked:
+        if len(diverse) < keep and _distinct(p, c.edges, diverse):
+            diverse.append(c)
+    rest = [c for c in ranked if c not in diverse]
+    diverse += rest[: max(0, keep - len(diverse))]
+    return diverse + [c for c in rest if c.label == "shortest" and c not in diverse]
+
+
+def _distinct_routes(p: _Planner, candidates: Sequence[_Candidate], target_m: float, *,
+                     turns: bool) -> list[_Candidate]:
+    """The candidates routed by :func:`_route_turns` and quickly scored, repeats left out."""
+    routed: list[_Candidate] = []
+    for c in candidates:
+        _route_turns(p, c, target_m, turns=turns)
+        c.score = _quick_score(p, c.edges, target_m)
+        # the shortest loop grown through the tour's stops often becomes the tour
+        if all(c.edges != o.edges for o in routed):
+            routed.append(c)
+    return routed
 
 
 def _route_turns(p: _Planner, c: _Candidate, target_m: float, *, turns: bool = True) -> None:
