@@ -6,6 +6,8 @@ import logging
 import math
 import re
 from itertools import pairwise
+from typing import Any
+from unittest import mock
 
 import networkx as nx
 import numpy as np
@@ -877,3 +879,52 @@ def test_legs_are_routed_alike_from_any_first_bound(science_city: Network, picks
     for (a, b), leg in zip(pairwise(controls), legs, strict=True):
         if a != b:
             assert int(r.src[leg[0]]) == a and int(r.dst[leg[-1]]) == b
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(min_value=0, max_value=10**6), min_size=2, max_size=5),
+       st.floats(min_value=0.9, max_value=3.0))
+def test_turns_minded_later_give_the_same_loop(science_city: Network, picks: list[int],
+                                               factor: float) -> None:
+    """Candidates are grown on plain legs and only the promising ones are then routed
+    minding turns (a speed-up): in two steps a candidate must end as in one."""
+    from ringroute.loop import _Candidate, _Planner, _route_turns, edge_weights
+
+    r = science_city.router
+    core = np.nonzero(r.core)[0]
+    stops = [int(core[k % len(core)]) for k in picks]
+    controls = [*stops, stops[0]]
+    w = edge_weights(r, None)
+    plain = _Planner(r, w, 20.0).route(controls)
+    if not plain:
+        return
+    target_m = factor * float(r.length[plain].sum())
+
+    def candidate() -> _Candidate:
+        return _Candidate(list(plain), "circle", list(controls),
+                          length_m=float(r.length[plain].sum()), turn_routed=False)
+
+    at_once, in_two = candidate(), candidate()
+    _route_turns(_Planner(r, w, 20.0), at_once, target_m)
+    later = _Planner(r, w, 20.0)
+    turn_searches: list[int] = []
+    search = r.route_with_turns
+
+    def counted(*args: Any, **kwargs: Any) -> list[int] | None:
+        turn_searches.append(1)
+        return search(*args, **kwargs)
+
+    with mock.patch.object(r, "route_with_turns", side_effect=counted):
+        _route_turns(later, in_two, target_m, turns=False)
+    assert not turn_searches and not in_two.turn_routed  # its legs are still plain
+    assert in_two.grown == (factor * 0.97 > 1.0)
+    _route_turns(later, in_two, target_m)
+    assert in_two.turn_routed and at_once.turn_routed
+    assert in_two.controls == at_once.controls
+    assert in_two.edges == at_once.edges
+    assert in_two.length_m == pytest.approx(float(r.length[in_two.edges].sum()))
+    # a closed walk through the controls in order
+    nodes = [int(r.src[e]) for e in in_two.edges]
+    assert int(r.dst[in_two.edges[-1]]) == nodes[0] == controls[0]
+    assert all(int(r.dst[a]) == int(r.src[b]) for a, b in pairwise(in_two.edges))
