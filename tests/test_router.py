@@ -70,6 +70,19 @@ def test_paths_read_off_searches_from_and_towards_a_node(science_city: Network) 
         np.testing.assert_array_equal(r.edges_between(r.src[there], r.dst[there]), there)
 
 
+def test_edges_between_finds_every_edge_and_refuses_a_missing_one(
+        science_city: Network) -> None:
+    r = science_city.router
+    every = np.arange(r.n_edges)
+    np.testing.assert_array_equal(r.edges_between(r.src, r.dst), every)
+    shuffled = np.random.default_rng(3).permutation(every)
+    np.testing.assert_array_equal(r.edges_between(r.src[shuffled], r.dst[shuffled]), shuffled)
+    assert len(r.edges_between([], [])) == 0
+    # a node pair with no edge between them (a node and itself: no loops of one way)
+    with pytest.raises(ValueError, match=r"no edge from node 0 to node 0"):
+        r.edges_between([int(r.src[0]), 0], [int(r.dst[0]), 0])
+
+
 # ------------------------------------------------------------ least repeats
 def _parts_network(parts: list[list[float]], bridges: list[tuple[int, int, float]]) -> Network:
     """Parts joined by bridges: part ``i`` is a ring of ways of the given lengths (one

@@ -755,13 +755,32 @@ class Router:
         """Index of the (first) edge from each node index in ``src`` to the one in ``dst``.
 
         The pairs must be joined by an edge (e.g. steps of a search tree).
-        """
-        codes = np.asarray(src, dtype=np.int64) * self.n_nodes + np.asarray(dst, dtype=np.int64)
-        return np.searchsorted(self._edge_code, codes).astype(np.int64)
 
-    @cached_property
-    def _edge_code(self) -> IntArray:
-        return self.src.astype(np.int64) * self.n_nodes + self.dst.astype(np.int64)
+        Raises
+        ------
+        ValueError
+            If a pair is not joined by an edge.
+        """
+        a = np.asarray(src, dtype=np.int64)
+        b = np.asarray(dst, dtype=np.int64)
+        # a few ways leave each node: step through them all pairs at once (about three
+        # times faster than a binary search over all edges on a city graph)
+        pos = self.indptr[a].astype(np.int64)
+        end = self.indptr[a + 1]
+        out = np.empty(len(a), dtype=np.int64)
+        todo = np.arange(len(a))
+        while len(todo):
+            at = pos[todo]
+            stray = at >= end[todo]
+            if stray.any():
+                k = int(todo[np.argmax(stray)])
+                msg = f"edges_between: no edge from node {int(a[k])} to node {int(b[k])}"
+                raise ValueError(msg)
+            hit = self.dst[at] == b[todo]
+            out[todo[hit]] = at[hit]
+            todo = todo[~hit]
+            pos[todo] += 1
+        return out
 
     def nearest(self, lat: float, lon: float, k: int = 1) -> tuple[FloatArray, IntArray]:
         """Distances (m) and indices of the ``k`` nodes nearest to a point."""
