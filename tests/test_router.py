@@ -72,15 +72,24 @@ def test_paths_read_off_searches_from_and_towards_a_node(science_city: Network) 
 
 def test_edges_between_finds_every_edge_and_refuses_a_missing_one(
         science_city: Network) -> None:
+    """A path's few pairs are looked up by a binary search, a search tree's many by a
+    scan of the ways leaving each node: both find the same edges."""
+    from ringroute._router import _SCAN_PAIRS
+
     r = science_city.router
+    assert r.n_edges > _SCAN_PAIRS  # the scan
     every = np.arange(r.n_edges)
     np.testing.assert_array_equal(r.edges_between(r.src, r.dst), every)
     shuffled = np.random.default_rng(3).permutation(every)
     np.testing.assert_array_equal(r.edges_between(r.src[shuffled], r.dst[shuffled]), shuffled)
+    few = shuffled[:50]  # the binary search
+    np.testing.assert_array_equal(r.edges_between(r.src[few], r.dst[few]), few)
     assert len(r.edges_between([], [])) == 0
-    # a node pair with no edge between them (a node and itself: no loops of one way)
-    with pytest.raises(ValueError, match=r"no edge from node 0 to node 0"):
-        r.edges_between([int(r.src[0]), 0], [int(r.dst[0]), 0])
+    # many pairs, one not joined by an edge (a node and itself: no way is a loop alone)
+    src, dst = r.src.astype(np.int64), r.dst.astype(np.int64)
+    src[1234], dst[1234] = 7, 7
+    with pytest.raises(ValueError, match=r"no edge from node 7 to node 7"):
+        r.edges_between(src, dst)
 
 
 # ------------------------------------------------------------ least repeats
