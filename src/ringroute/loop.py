@@ -1334,8 +1334,10 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
 
     Attempt ``turn`` (0, 1, ...) shapes its loops in directions turned by a sixth of a
     circle each time, so that a failed attempt is not repeated. With ``apart_tours``
-    the shortest loops through the sights away from the chosen ones are tried too
-    (see :func:`_apart_tours`; they do not change with ``turn``). Of the loops found,
+    the shortest loops through the sights away from the chosen ones (see
+    :func:`_apart_tours`), the tour and the shortest loop are tried too; they do not
+    change with ``turn``, so later attempts with the same loops chosen leave them out.
+    Of the loops found,
     the best ranked that rides at most :data:`_MAX_ALT_REPEATED` twice beyond
     ``unavoidable_m`` is returned, else the best ranked.
     """
@@ -1347,7 +1349,7 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     best: _Candidate | None = None
     best_key = (True, math.inf)
     shapes = _shape_candidates(alt, pts, order, target_m, rng, 1, None,
-                               turn_rad=turn * math.pi / 3)
+                               turn_rad=turn * math.pi / 3, tours=apart_tours)
     apart = _apart_tours(planner, pts, used, _APART_NEAR * target_m) if apart_tours else []
     for c in [*apart, *shapes]:
         _route_turns(alt, c, target_m)
@@ -1707,11 +1709,13 @@ def _shape_candidates(
     progress: ProgressFn | None,
     *,
     turn_rad: float = 0.0,
+    tours: bool = True,
 ) -> list[_Candidate]:
     """Loops to start from: the tour, the shortest loop, and circle-shaped loops.
 
     The circles leave the start in several directions: towards the sights (or at
-    random without any), turned by ``turn_rad``.
+    random without any), turned by ``turn_rad``. Without ``tours``, only the circles
+    (the tour and the shortest loop do not change with the direction).
     """
     r = p.r
     sx = r.xm[pts]
@@ -1731,7 +1735,7 @@ def _shape_candidates(
     n_dirs = min(len(spreads), max(2, alternatives + 1))
     out: list[_Candidate] = []
     tour = [pts[0], *[pts[i] for i in order], pts[0]]
-    tour_edges = p.route(tour)
+    tour_edges = p.route(tour) if tours else []
     if tour_edges:
         out.append(_Candidate(tour_edges, "tour", tour, length_m=p.length(tour_edges)))
         # the exact shortest loop: guarantees a plan whenever the target is feasible
