@@ -79,10 +79,6 @@ def subtree_joining(tree: nx.Graph, terminals: Sequence[int]
 _MAX_UNITS = 2000
 
 
-def _no_edge(src: IntArray, dst: IntArray, k: int) -> ValueError:
-    return ValueError(f"edges_between: no edge from node {int(src[k])} to node {int(dst[k])}")
-
-
 def _max_plus(a: FloatArray, b: FloatArray) -> FloatArray:
     """``out[k] = max over j <= k of a[k - j] + b[j]`` for non-decreasing ``a`` and ``b``.
 
@@ -777,7 +773,9 @@ class Router:
             at = pos[todo]
             stray = at >= end[todo]
             if stray.any():
-                raise _no_edge(a, b, int(todo[np.argmax(stray)]))
+                k = int(todo[np.argmax(stray)])
+                msg = f"edges_between: no edge from node {int(a[k])} to node {int(b[k])}"
+                raise ValueError(msg)
             hit = self.dst[at] == b[todo]
             out[todo[hit]] = at[hit]
             todo = todo[~hit]
