@@ -1337,9 +1337,8 @@ def _alternative(network: Network, planner: _Planner, pts: Sequence[int],
     the shortest loops through the sights away from the chosen ones (see
     :func:`_apart_tours`), the tour and the shortest loop are tried too; they do not
     change with ``turn``, so later attempts with the same loops chosen leave them out.
-    Of the loops found,
-    the best ranked that rides at most :data:`_MAX_ALT_REPEATED` twice beyond
-    ``unavoidable_m`` is returned, else the best ranked.
+    Of the loops found, the best ranked that rides at most :data:`_MAX_ALT_REPEATED`
+    twice beyond ``unavoidable_m`` is returned, else the best ranked.
     """
     used = [e for c in chosen for e in c.edges]
     alt = planner.shunning(used)
