@@ -13,11 +13,11 @@ starting solution, to Google OR-Tools' CP-SAT solver, which searches for a loop
 
 that is best by the planner's own measure at that length (``--objective score``: the
 bike cost of its ways plus 1,000 m per turn of more than 50° at a junction, i.e.
-``ringroute.loop._score`` with the length fixed), or that turns least with main roads
-at most 10 % of its length or the planned loop's share if that is more
-(``--objective turns``: the issue's targets). The model is
-a circuit over the turns (one node per directed way, one arc per allowed turn; CP-SAT's
-``AddCircuit`` with the ways not ridden left out).
+``ringroute.loop._score`` with the length fixed, the junction where the loop closes
+counted too), or that turns least with main roads at most 10 % of its length, or the
+planned loop's share if that is more (``--objective turns``: the issue's targets).
+The model is a circuit over the turns (one node per directed way, one arc per allowed
+turn; CP-SAT's ``AddCircuit`` with the ways not ridden left out).
 
 Both loops are then measured alike (ringroute's ``Loop``: turns per km on the track,
 way classes, repeated share) and printed side by side. The solver runs for a time
@@ -94,6 +94,9 @@ def solve_loop(r: Router, weights: np.ndarray, stops: Sequence[int], target_m: f
     partners
         Pairs of ways (:attr:`Router.ways` numbers) that run alongside each other.
     """
+    if objective not in ("score", "turns"):
+        msg = f"objective must be 'score' or 'turns', not {objective!r}"
+        raise ValueError(msg)
     n = len(r.src)
     src, dst = r.src.astype(np.int64), r.dst.astype(np.int64)
     way = r.ways.of_edge
@@ -146,7 +149,7 @@ def solve_loop(r: Router, weights: np.ndarray, stops: Sequence[int], target_m: f
         cost = np.round(weights).astype(np.int64)
         m.Minimize(sum(int(cost[e]) * x[e] for e in range(n))
                    + int(TURN_M) * sum(turn_lits))
-    elif objective == "turns":
+    else:
         main = np.asarray([c == "main" for c in r.way_class])
         if hint:  # never less than the hint rides: it must stay a solution
             main_cap = max(main_cap, float(r.length[hint][main[hint]].sum())
@@ -154,14 +157,12 @@ def solve_loop(r: Router, weights: np.ndarray, stops: Sequence[int], target_m: f
         m.Add(1000 * sum(int(length[e]) * x[e] for e in np.nonzero(main)[0].tolist())
               <= int(np.ceil(1000 * main_cap)) * total)
         m.Minimize(sum(turn_lits))
-    else:
-        msg = f"objective must be 'score' or 'turns', not {objective!r}"
-        raise ValueError(msg)
-    in_hint = set(hint)
-    for e in range(n):
-        m.AddHint(x[e], e in in_hint)
-    for k, (e1, e2) in enumerate(zip(arc_in, arc_out, strict=True)):
-        m.AddHint(y[k], (e1, e2) in hint_pairs)
+    if hint:
+        in_hint = set(hint)
+        for e in range(n):
+            m.AddHint(x[e], e in in_hint)
+        for k, (e1, e2) in enumerate(zip(arc_in, arc_out, strict=True)):
+            m.AddHint(y[k], (e1, e2) in hint_pairs)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = workers
