@@ -47,6 +47,7 @@ from scipy.spatial import cKDTree
 from ringroute._alongside import WayKey, beside
 from ringroute._bike import check_avoid
 from ringroute._cyclespace import CycleSpace
+from ringroute._exchange import Exchange
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
 from ringroute._repair import diverge, lengthen, repair
 from ringroute._router import Router, ShortestPaths
@@ -303,6 +304,11 @@ class _Planner:
     def cycles(self) -> CycleSpace:
         """The network's faces, for repeat-free repairs (built on first use)."""
         return CycleSpace(self.r, self.w)
+
+    @cached_property
+    def exchange(self) -> Exchange:
+        """Window exchanges on the network, for smoothing loops (built on first use)."""
+        return Exchange(self.r, self.w, self.alongside)
 
     def corridor(self, edges: Sequence[int]) -> BoolArray:
         """The physical ways the loop ``edges`` rides or runs alongside (a mask).
@@ -1305,7 +1311,9 @@ def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: f
     edge set (see :func:`~ringroute._repair.repair`; with ``mend`` false because that was
     tried on these edges already, it is not); then it is straightened -- blocks
     flipped where that turns less and rides better ways at the same length (see
-    :func:`~ringroute._straighten.straighten`) -- if that ranks better and turns no more often.
+    :func:`~ringroute._straighten.straighten`) -- and smoothed -- stretches exchanged in
+    pairs that keep the length (see :mod:`ringroute._exchange`) -- each if that ranks
+    better and turns no more often.
     """
     if mend and _repeats(planner, edges, avoidable=True):
         mended = _mended(planner, edges, pts, target_m, rank)
@@ -1316,7 +1324,12 @@ def _polish(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: f
         straight = straighten(planner.cycles, edges, pts, target_m, planner.tol_m)
         if (straight is not None and rank(straight) < rank(edges)
                 and _turn_count(planner, straight) <= _turn_count(planner, edges)):
-            yield straight
+            edges = straight
+            yield edges
+        smooth = planner.exchange.improve(edges, pts, target_m, planner.tol_m)
+        if (smooth is not None and rank(smooth) < rank(edges)
+                and _turn_count(planner, smooth) <= _turn_count(planner, edges)):
+            yield smooth
 
 
 def _mended(planner: _Planner, edges: list[int], pts: Sequence[int], target_m: float,
