@@ -216,6 +216,7 @@ class _Searches:
         n = ex.r.n_edges
         self.dist: FloatArray = np.empty((capacity, n))
         self.pred: npt.NDArray[np.int32] = np.empty((capacity, n), dtype=np.int32)
+        self.reached: BoolArray = np.empty((capacity, n), dtype=bool)
         self._slot: dict[int, int] = {}
         self._free = list(range(capacity - 1, -1, -1))
         self._corridor: BoolArray | None = None
@@ -228,13 +229,16 @@ class _Searches:
         """
         r = self.ex.r
         if self._corridor is not None and self._slot:
-            changed = self._corridor ^ corridor
-            if changed.any():
-                ends = np.union1d(r.src[changed], r.dst[changed])
-                cols = np.nonzero(np.isin(r.dst, ends))[0]
+            blocked = corridor & ~self._corridor
+            freed = self._corridor & ~corridor
+            if blocked.any() or freed.any():
+                # a way blocked now that a search reached, or a way freed now that
+                # leaves where it reached
+                cols = np.union1d(np.nonzero(blocked)[0],
+                                  np.nonzero(np.isin(r.dst, r.src[freed]))[0])
                 keys = np.fromiter(self._slot.keys(), dtype=np.int64, count=len(self._slot))
                 held = np.fromiter(self._slot.values(), dtype=np.int64, count=len(self._slot))
-                stale = np.isfinite(self.dist[np.ix_(held, cols)]).any(axis=1)
+                stale = self.reached[np.ix_(held, cols)].any(axis=1)
                 for key, s in zip(keys[stale].tolist(), held[stale].tolist(), strict=True):
                     del self._slot[key]
                     self._free.append(s)
@@ -260,12 +264,14 @@ class _Searches:
             cap = len(self.dist)
             self.dist = np.concatenate([self.dist, np.empty_like(self.dist)])
             self.pred = np.concatenate([self.pred, np.empty_like(self.pred)])
+            self.reached = np.concatenate([self.reached, np.empty_like(self.reached)])
             self._free.extend(range(2 * cap - 1, cap - 1, -1))
         slots = [self._free.pop() for _ in range(len(sources))]
         for s, slot in zip(sources.tolist(), slots, strict=True):
             self._slot[s] = slot
         self.dist[slots] = dist
         self.pred[slots] = pred
+        self.reached[slots] = np.isfinite(dist)
 
     def length_to(self, slots: IntArray, last: IntArray) -> FloatArray:
         """Length of each search's path to edge ``last`` (its source not counted)."""
