@@ -21,7 +21,7 @@ from tests.test_loop import _place
 
 import ringroute._exchange as exchange_module
 from ringroute._cyclespace import CycleSpace
-from ringroute._exchange import TURN_M, Exchange
+from ringroute._exchange import OFF_TARGET, TURN_M, Exchange
 from ringroute._repair import repair
 from ringroute._router import Router
 from ringroute.loop import (
@@ -38,9 +38,12 @@ from ringroute.network import Network
 NO_PAIRS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
-def _cost(r: Router, loop: list[int]) -> float:
-    """What the exchange lowers: bike cost plus TURN_M per turn (the loop read round)."""
-    return float(r.cost[np.asarray(loop)].sum()) + TURN_M * _turns(r, loop)
+def _cost(r: Router, loop: list[int], target_m: float) -> float:
+    """What the exchange lowers: bike cost plus TURN_M per turn (the loop read round)
+    plus OFF_TARGET per metre off the target length."""
+    idx = np.asarray(loop)
+    return (float(r.cost[idx].sum()) + TURN_M * _turns(r, loop)
+            + OFF_TARGET * abs(float(r.length[idx].sum()) - target_m))
 
 
 def _in_order(r: Router, before: list[int], after: list[int], stops: list[int]) -> bool:
@@ -160,7 +163,8 @@ def test_property_exchanged_loops_are_valid_and_cheaper(n: int, m: int, oneway: 
                                                         picks: list[int], extra: float) -> None:
     """On grids (some streets one-way), a repaired loop after exchanges is a closed walk
     through the same stops in the same order, within the tolerance, riding no way
-    twice, and costs less (bike cost plus turns), every time something was exchanged."""
+    twice, and costs less (bike cost, turns and metres off the target), every time
+    something was exchanged."""
     net = _grid(n, m, oneway)
     r, cs, stops = _space_and_stops(net, picks)
     if len(stops) < 2:
@@ -174,7 +178,7 @@ def test_property_exchanged_loops_are_valid_and_cheaper(n: int, m: int, oneway: 
     if smooth is None:
         return
     _check(r, smooth, stops, target, 100.0, cs)
-    assert _cost(r, smooth) < _cost(r, loop)
+    assert _cost(r, smooth, target) < _cost(r, loop, target)
     assert _in_order(r, loop, smooth, stops)
 
 
@@ -214,7 +218,7 @@ def test_exchange_smooths_a_science_city_loop(science_city: Network,
     for share in (_repeated_share, _ride_back_share):
         assert (share(planner, smooth) * planner.length(smooth)
                 <= share(planner, edges) * planner.length(edges) + 1e-6)
-    assert _cost(r, smooth) < _cost(r, edges)
+    assert _cost(r, smooth, 25_000.0) < _cost(r, edges, 25_000.0)
     places = [_place(science_city, int(r.node_ids[s]), f"s{k}") for k, s in enumerate(stops)]
     after = _make_loop(science_city, planner,
                        _Candidate(smooth, "exchanged", length_m=planner.length(smooth)),

@@ -39,6 +39,9 @@ MAX_ARC_M = 1500.0
 #: searches stop beyond this cost: a window's cost and two turns more (measured on
 #: the Science City: a smaller bound finds fewer exchanges)
 SEARCH_LIMIT = 1.5 * MAX_ARC_M + 2.0 * TURN_M
+#: a metre off the target costs like this many metres of riding: of exchanges that
+#: gain alike, those that keep the loop nearest its length are taken
+OFF_TARGET = 0.3
 #: the exchanges that gain most, each tried with its best partners
 _PAIR_FIRST = 300
 _PARTNERS = 3
@@ -299,10 +302,16 @@ class _Searches:
 
 def _moves(gain: FloatArray, change: FloatArray, i: IntArray, j: IntArray, err: float,
            tol_m: float) -> list[tuple[float, tuple[int, ...]]]:
-    """Single exchanges and pairs on separate windows that keep the length, best first."""
+    """Single exchanges and pairs on separate windows that keep the length, best first.
+
+    Each metre the loop moves away from its target costs :data:`OFF_TARGET` (and
+    each metre nearer gains as much).
+    """
+    off = OFF_TARGET * (np.abs(err + change) - abs(err))
+    net = gain - off
     moves: list[tuple[float, tuple[int, ...]]] = [
-        (float(gain[k]), (k,))
-        for k in np.nonzero((np.abs(err + change) <= tol_m) & (gain > 1e-6))[0].tolist()]
+        (float(net[k]), (k,))
+        for k in np.nonzero((np.abs(err + change) <= tol_m) & (net > 1e-6))[0].tolist()]
     by_change = np.argsort(change, kind="stable")
     sorted_change = change[by_change]
     for a in np.argsort(-gain, kind="stable")[:_PAIR_FIRST].tolist():
@@ -311,9 +320,12 @@ def _moves(gain: FloatArray, change: FloatArray, i: IntArray, j: IntArray, err: 
         lo = np.searchsorted(sorted_change, -err - change[a] - tol_m, side="left")
         hi = np.searchsorted(sorted_change, -err - change[a] + tol_m, side="right")
         b = by_change[lo:hi]
-        b = b[((j[b] < i[a]) | (i[b] > j[a])) & (gain[b] + gain[a] > 1e-6)]
-        for k in b[np.argsort(-gain[b], kind="stable")[:_PARTNERS]].tolist():
-            moves.append((float(gain[a] + gain[k]), (a, k)))
+        total = (gain[a] + gain[b]
+                 - OFF_TARGET * (np.abs(err + change[a] + change[b]) - abs(err)))
+        keep = ((j[b] < i[a]) | (i[b] > j[a])) & (total > 1e-6)
+        b, total = b[keep], total[keep]
+        for k in np.argsort(-total, kind="stable")[:_PARTNERS].tolist():
+            moves.append((float(total[k]), (a, int(b[k]))))
     moves.sort(key=lambda m: -m[0])
     return moves
 
