@@ -31,6 +31,19 @@ def _tour(r: Router, stops: list[int]) -> list[int]:
     return walk
 
 
+def _staircase(r: Router, m: int) -> tuple[list[int], list[int]]:
+    """Node indices of a 3.2 km loop on a grid of ``m`` columns of 200 m blocks: up a
+    staircase of four blocks from (0, 0) to (4, 4), then back along row 4 and column 0."""
+    def node(i: int, j: int) -> int:
+        return r.index[i * m + j]
+
+    stairs = [node(0, 0)]
+    for k in range(4):
+        stairs += [node(k, k + 1), node(k + 1, k + 1)]
+    back = [node(4, j) for j in range(3, -1, -1)] + [node(i, 0) for i in range(3, -1, -1)]
+    return stairs, back
+
+
 def _space_and_stops(net: Network, picks: list[int]) -> tuple[Router, CycleSpace, list[int]]:
     """The network's router, its faces, and the distinct stops ``picks`` name (node
     indices, modulo the node count, in order)."""

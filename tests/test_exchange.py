@@ -12,6 +12,7 @@ from tests.test_cyclespace import (
     _check,
     _grid,
     _space_and_stops,
+    _staircase,
     _tour,
     _turns,
     _walk,
@@ -46,6 +47,14 @@ def _cost(r: Router, loop: list[int], target_m: float) -> float:
             + OFF_TARGET * abs(float(r.length[idx].sum()) - target_m))
 
 
+def _staircase_loop() -> tuple[Router, list[int], list[int]]:
+    """A 6 x 6 grid's router, the staircase's node indices and the loop (see
+    tests.test_cyclespace._staircase)."""
+    r = _grid(6, 6).router
+    stairs, back = _staircase(r, 6)
+    return r, stairs, _walk(r, stairs + back)
+
+
 def _in_order(r: Router, before: list[int], after: list[int], stops: list[int]) -> bool:
     """Whether ``after`` passes the stops in the order ``before`` first passes them."""
     nodes = [int(r.src[e]) for e in before]
@@ -60,17 +69,11 @@ def _in_order(r: Router, before: list[int], after: list[int], stops: list[int]) 
 def test_exchange_turns_a_staircase_into_the_square() -> None:
     """The staircase that block flips leave as an L of 6 turns (see test_straighten)
     becomes the 800 m square: 4 turns, the same 3.2 km, through both stops."""
-    net = _grid(6, 6)
-    r = net.router
+    r, _, loop = _staircase_loop()
 
     def node(i: int, j: int) -> int:
         return r.index[i * 6 + j]
 
-    stairs = [node(0, 0)]
-    for k in range(4):
-        stairs += [node(k, k + 1), node(k + 1, k + 1)]
-    back = [node(4, j) for j in range(3, -1, -1)] + [node(i, 0) for i in range(3, -1, -1)]
-    loop = _walk(r, stairs + back)
     stops = [node(0, 0), node(4, 4)]
     ex = Exchange(r, r.cost, NO_PAIRS)
     smooth = ex.improve(loop, stops, 3200.0, 15.0)
@@ -118,24 +121,14 @@ def test_exchange_keeps_stops_spurs_and_tolerance() -> None:
     no stop inside, so a staircase with a stop at every corner stays as it is; the
     spur to a dead-end sight, ridden there and back, is kept while the rest becomes
     the square."""
-    net = _grid(6, 6)
-    r = net.router
-
-    def node(i: int, j: int) -> int:
-        return r.index[i * 6 + j]
-
-    stairs = [node(0, 0)]
-    for k in range(4):
-        stairs += [node(k, k + 1), node(k + 1, k + 1)]
-    back = [node(4, j) for j in range(3, -1, -1)] + [node(i, 0) for i in range(3, -1, -1)]
-    loop = _walk(r, stairs + back)
+    r, stairs, loop = _staircase_loop()
+    start = stairs[0]
     ex = Exchange(r, r.cost, NO_PAIRS)
-    assert ex.improve(loop, [node(0, 0)], 3400.0, 15.0) is None  # 200 m off
-    assert ex.improve(_walk(r, [node(0, 0), node(0, 1), node(0, 0)]), [node(0, 0)],
-                      400.0, 15.0) is None
+    assert ex.improve(loop, [start], 3400.0, 15.0) is None  # 200 m off
+    assert ex.improve(_walk(r, stairs[:2] + stairs[:1]), [start], 400.0, 15.0) is None
     assert ex.improve(loop, stairs[:-1], 3200.0, 15.0) is None
 
-    spur = _with_spur(net, 2 * 6, 2, 150.0)  # 300 m west of (2, 0) to node 901
+    spur = _with_spur(_grid(6, 6), 2 * 6, 2, 150.0)  # 300 m west of (2, 0) to node 901
     r2 = spur.router
     ids = {int(v): k for k, v in r2.index.items()}
     # node ids: (i, j) is i * 6 + j; the staircase, the south side, up the west side
@@ -252,18 +245,9 @@ def test_exchange_leaves_large_searches_alone(monkeypatch: pytest.MonkeyPatch) -
     """Searches cost time and memory in proportion to the network and the loop: above
     MAX_CELLS (rows of the turn graph, one per edge of the loop and 64 more) nothing is
     tried."""
-    net = _grid(6, 6)
-    r = net.router
-
-    def node(i: int, j: int) -> int:
-        return r.index[i * 6 + j]
-
-    stairs = [node(0, 0)]
-    for k in range(4):
-        stairs += [node(k, k + 1), node(k + 1, k + 1)]
-    back = [node(4, j) for j in range(3, -1, -1)] + [node(i, 0) for i in range(3, -1, -1)]
-    loop = _walk(r, stairs + back)
+    r, stairs, loop = _staircase_loop()
+    start = stairs[0]
     ex = Exchange(r, r.cost, NO_PAIRS)
-    assert ex.improve(loop, [node(0, 0)], 3200.0, 15.0) is not None
+    assert ex.improve(loop, [start], 3200.0, 15.0) is not None
     monkeypatch.setattr(exchange_module, "MAX_CELLS", (len(loop) + 64) * r.n_edges - 1)
-    assert ex.improve(loop, [node(0, 0)], 3200.0, 15.0) is None
+    assert ex.improve(loop, [start], 3200.0, 15.0) is None

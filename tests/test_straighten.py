@@ -9,6 +9,7 @@ from tests.test_cyclespace import (
     _check,
     _grid,
     _space_and_stops,
+    _staircase,
     _tour,
     _turns,
     _walk,
@@ -30,10 +31,7 @@ def test_straighten_turns_a_staircase_into_a_rectangle() -> None:
     def node(i: int, j: int) -> int:
         return r.index[i * 6 + j]
 
-    stairs = [node(0, 0)]
-    for k in range(4):
-        stairs += [node(k, k + 1), node(k + 1, k + 1)]
-    back = [node(4, j) for j in range(3, -1, -1)] + [node(i, 0) for i in range(3, -1, -1)]
+    stairs, back = _staircase(r, 6)
     loop = _walk(r, stairs + back)
     stops = [node(0, 0), node(4, 4)]
     length = float(r.length[loop].sum())
