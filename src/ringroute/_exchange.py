@@ -48,9 +48,9 @@ _PARTNERS = 3
 #: rounds at most (each round takes several exchanges at once)
 MAX_ROUNDS = 30
 #: searches are kept in rows as long as the turn graph (one cell per edge), about as
-#: many as the loop has edges: at most this many cells (12 bytes each), else nothing
-#: is tried. Each search costs time in proportion to the graph too (about 10 µs per
-#: 1,000 edges): the Science City's 4,000 edges and a 50 km loop take 2 million.
+#: many as the loop has edges: at most this many cells (13 bytes each), else nothing
+#: is tried. Each search costs time in proportion to the graph too (about 10 µs on
+#: the Science City's 4,000 edges, where a 50 km loop takes 2 million cells).
 MAX_CELLS = 10_000_000
 
 
@@ -227,8 +227,9 @@ class _Searches:
     def rows(self, sources: IntArray, corridor: BoolArray) -> IntArray:
         """Row numbers of the searches from each of ``sources`` (edges) off ``corridor``.
 
-        A kept search is dropped when a way changed (blocked or freed) starts where
-        it reached: it might have gone another way.
+        A kept search is dropped when a way it reached is blocked now, or a way freed
+        now leaves where it reached: it might go another way. Others give what a
+        new search would.
         """
         r = self.ex.r
         if self._corridor is not None and self._slot:
