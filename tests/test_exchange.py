@@ -91,7 +91,7 @@ def test_exchange_turns_a_staircase_into_the_square() -> None:
 def test_exchange_pairs_a_shortcut_with_a_longer_stretch_far_away() -> None:
     """A 4.8 km loop round a 2 km x 400 m strip of blocks with a notch of one block
     near its west end. Cutting the notch saves 400 m and 4 turns; no single stretch
-    of 1.5 km or less can be re-routed to keep the length, so the cut is paired with
+    of 2 km or less (MAX_ARC_M) can be re-routed to keep the length, so the cut is paired with
     the east side moved one block out (400 m more, no turn more): the 2000 m x 400 m
     rectangle."""
     net = _grid(3, 11)
