@@ -23,6 +23,10 @@ How it works
    percent.
 4. Candidates are scored on length error, repeated share, bike cost and turns;
    ``alternatives`` distinct loops (pairwise shared length ≤ 50 %) are returned.
+5. Each chosen loop is polished: mended where it rides a way twice that no dead end
+   forces (:mod:`ringroute._repair`), straightened by flipping blocks
+   (:mod:`ringroute._straighten`) and smoothed by exchanging stretches for ones that
+   turn less, in pairs that keep its length (:mod:`ringroute._exchange`).
 
 A loop that fills much of its network may stay too short after tuning (there are
 no unused nodes left to detour through): then the longest candidates are grown by
