@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
 from ringroute._alongside import beside
@@ -74,12 +73,16 @@ class Exchange:
         self.r = router
         self.w = weights
         self.alongside = alongside
-        indptr, arc_from, arc_to, _ = router._turns
+        _, arc_from, arc_to, _ = router._turns
         self._arc_to = arc_to
-        turn = TURN_M * (router.turn_angle_deg(arc_from, arc_to) > TURN_ANGLE_DEG)
-        self._base: FloatArray = weights[arc_to] + turn
-        self._matrix = csr_array((self._base.copy(), arc_to, indptr),
-                                 shape=(router.n_edges, router.n_edges))
+        #: cost of each arc of the router's turn graph: the way entered and the turn
+        self._base: FloatArray = weights[arc_to] + self._turn_m(arc_from, arc_to)
+
+    def _turn_m(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
+        """:data:`TURN_M` where riding from edges ``e_in`` into ``e_out`` is a turn, else 0."""
+        turning = self.r.turn_angle_deg(e_in, e_out) > TURN_ANGLE_DEG
+        turn: FloatArray = np.where(turning, TURN_M, 0.0)
+        return turn
 
     def improve(self, edges: Sequence[int], stops: Sequence[int], target_m: float,
                 tol_m: float, *, max_rounds: int = MAX_ROUNDS) -> list[int] | None:
@@ -129,7 +132,7 @@ class Exchange:
         cum = np.concatenate([[0.0], np.cumsum(r.length[idx])])
         err = float(cum[-1]) - target_m
         # old cost up to each position: the edge's weight and the turn into it
-        into = TURN_M * (r.turn_angle_deg(np.roll(idx, 1), idx) > TURN_ANGLE_DEG)
+        into = self._turn_m(np.roll(idx, 1), idx)
         old_cum = np.concatenate([[0.0], np.cumsum(w[idx] + into)])
         ridden = np.zeros(len(r.ways.a), dtype=bool)
         ridden[ways] = True
@@ -166,8 +169,7 @@ class Exchange:
         ok = np.isfinite(cost) & ~corridor[last]
         slot, j, last, cost, i = slot[ok], j[ok], last[ok], cost[ok], anchors[row[ok]]
         after = idx[j % n]
-        new_cost = (cost + TURN_M * (r.turn_angle_deg(last, after) > TURN_ANGLE_DEG)
-                    + w[after])
+        new_cost = cost + self._turn_m(last, after) + w[after]
         # j == n: the edge after is edges[0], whose cost and turn lie at the start
         old_cost = np.where(j < n, old_cum[np.minimum(j + 1, n)],
                             old_cum[n] + old_cum[1]) - old_cum[i]
@@ -261,8 +263,8 @@ class _Searches:
         ex = self.ex
         data = ex._base.copy()
         data[corridor[ex._arc_to]] = np.inf
-        m = ex._matrix
-        m.data = data
+        # the router's turn graph, with these costs (Router.route_with_turns sets its own)
+        m = ex.r._search_matrix(ex.r._turn_matrix, data)
         dist, pred = dijkstra(m, directed=True, indices=sources, return_predecessors=True,
                               limit=SEARCH_LIMIT)
         dist, pred = np.atleast_2d(dist), np.atleast_2d(pred)
