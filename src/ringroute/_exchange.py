@@ -25,6 +25,7 @@ import numpy.typing as npt
 from scipy.sparse.csgraph import dijkstra
 
 from ringroute._alongside import beside
+from ringroute._arrays import ranks
 from ringroute._metrics import TURN_ANGLE_DEG
 from ringroute._router import Router
 from ringroute._types import BoolArray, FloatArray, IntArray
@@ -158,12 +159,12 @@ class Exchange:
         ])
         count = np.maximum(j_end - anchors, 0)
         row = np.repeat(np.arange(len(anchors)), count)
-        j = anchors[row] + 1 + _ranks(count)
+        j = anchors[row] + 1 + ranks(count)
         # each way into the window's end node (off the corridor) may end the new stretch
         end = nodes[j % n]
         deg = (r.in_indptr[end + 1] - r.in_indptr[end]).astype(np.int64)
         row, j = np.repeat(row, deg), np.repeat(j, deg)
-        last = r.in_edges[np.repeat(r.in_indptr[end], deg) + _ranks(deg)].astype(np.int64)
+        last = r.in_edges[np.repeat(r.in_indptr[end], deg) + ranks(deg)].astype(np.int64)
         slot = slots[row]
         cost = searches.dist[slot, last]
         ok = np.isfinite(cost) & ~corridor[last]
@@ -333,9 +334,3 @@ def _moves(gain: FloatArray, change: FloatArray, i: IntArray, j: IntArray, err: 
             moves.append((float(total[k]), (a, int(b[k]))))
     moves.sort(key=lambda m: -m[0])
     return moves
-
-
-def _ranks(count: IntArray) -> IntArray:
-    """0, 1, …, count[k] − 1 for each k, concatenated."""
-    total = int(count.sum())
-    return np.arange(total) - np.repeat(np.cumsum(count) - count, count)

@@ -46,6 +46,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from ringroute._arrays import ranks
 from ringroute._router import Router, ShortestPaths
 from ringroute._types import FloatArray, IntArray
 from ringroute.network import Network
@@ -175,7 +176,7 @@ class EdgeGeometry:
         seg_len = step[seg_a]
         n_sub = np.maximum(1, np.ceil(seg_len / _PIECE_M)).astype(np.int64)
         sub_seg = np.repeat(np.arange(len(seg_a), dtype=np.int64), n_sub)
-        sub_k = np.arange(len(sub_seg)) - np.repeat(np.cumsum(n_sub) - n_sub, n_sub)
+        sub_k = ranks(n_sub)
         t_mid = (sub_k + 0.5) / np.repeat(n_sub, n_sub)
         ax, ay = self.vx[seg_a[sub_seg]], self.vy[seg_a[sub_seg]]
         bx, by = self.vx[seg_a[sub_seg] + 1], self.vy[seg_a[sub_seg] + 1]

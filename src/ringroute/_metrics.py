@@ -8,6 +8,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from ringroute._arrays import ranks
 from ringroute._geo import LocalProjection
 
 TURN_ANGLE_DEG = 50.0
@@ -110,7 +111,7 @@ def count_turns_xy(lines: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray
     # positions every 10 m along each line (as count_turns' resampling)
     counts = np.where(total_m > 0, np.ceil(total_m / _STEP_M - 1e-9), 1).astype(np.int64)
     pos_line = np.repeat(np.arange(n), counts)
-    offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    offs = ranks(counts)
     s = start_m[pos_line] + offs * _STEP_M
     # interpolate within each line: search among that line's vertices only
     key = line.astype(float) * (cum[-1] + 1.0) * 2.0 + cum  # strictly grouped by line

@@ -22,6 +22,7 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from ringroute._arrays import ranks
 from ringroute._geo import LocalProjection
 from ringroute._metrics import TURN_WINDOW_M, count_turns_xy
 from ringroute._types import FloatArray, IntArray
@@ -522,7 +523,7 @@ class Router:
         counts = out_count[self.dst[e1]]
         arc_from = np.repeat(e1, counts)
         starts = np.repeat(self.indptr[self.dst[e1]], counts)
-        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        offs = ranks(counts)
         arc_to = (starts + offs).astype(np.int64)
         pen = self.turn_penalty(arc_from, arc_to)
         # no U-turn back along the same way, except at a dead end

@@ -49,6 +49,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from ringroute._alongside import WayKey, beside
+from ringroute._arrays import ranks
 from ringroute._bike import check_avoid
 from ringroute._cyclespace import CycleSpace
 from ringroute._exchange import Exchange
@@ -738,12 +739,12 @@ class _Planner:
         jend = np.minimum(jmax, np.searchsorted(cum, cum[anchors] + max_arc, side="right") - 1)
         cnt = np.maximum(jend - anchors, 0)
         row = np.repeat(np.arange(len(anchors)), cnt)
-        js = anchors[row] + 1 + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        js = anchors[row] + 1 + ranks(cnt)
         # every way into nodes[j] may end the detour
         b = node_arr[js]
         deg = r.in_indptr[b + 1] - r.in_indptr[b]
         row, js = np.repeat(row, deg), np.repeat(js, deg)
-        offs = np.arange(int(deg.sum())) - np.repeat(np.cumsum(deg) - deg, deg)
+        offs = ranks(deg)
         e = r.in_edges[np.repeat(r.in_indptr[b], deg) + offs]
         wn = r.src[e].astype(np.int64)
         i = anchors[row]
