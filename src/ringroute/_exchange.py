@@ -161,10 +161,8 @@ class Exchange:
         row = np.repeat(np.arange(len(anchors)), count)
         j = anchors[row] + 1 + ranks(count)
         # each way into the window's end node (off the corridor) may end the new stretch
-        end = nodes[j % n]
-        deg = (r.in_indptr[end + 1] - r.in_indptr[end]).astype(np.int64)
-        row, j = np.repeat(row, deg), np.repeat(j, deg)
-        last = r.in_edges[np.repeat(r.in_indptr[end], deg) + ranks(deg)].astype(np.int64)
+        k, last = r.arriving(nodes[j % n])
+        row, j = row[k], j[k]
         slot = slots[row]
         cost = searches.dist[slot, last]
         ok = np.isfinite(cost) & ~corridor[last]

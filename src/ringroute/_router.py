@@ -753,6 +753,17 @@ class Router:
         arr = np.asarray(nodes, dtype=np.int64)
         return [int(x) for x in self.edges_between(arr[:-1], arr[1:])]
 
+    def arriving(self, nodes: npt.ArrayLike) -> tuple[IntArray, IntArray]:
+        """Every edge into each of ``nodes``: ``(k, edge)`` pairs, ``k`` indexing ``nodes``.
+
+        Grouped by ``k`` in order (``k`` repeats once per edge into ``nodes[k]``).
+        """
+        b = np.asarray(nodes, dtype=np.int64)
+        deg = (self.in_indptr[b + 1] - self.in_indptr[b]).astype(np.int64)
+        k = np.repeat(np.arange(len(b)), deg)
+        edges = self.in_edges[np.repeat(self.in_indptr[b], deg) + ranks(deg)].astype(np.int64)
+        return k, edges
+
     def edges_between(self, src: npt.ArrayLike, dst: npt.ArrayLike) -> IntArray:
         """Index of the (first) edge from each node index in ``src`` to the one in ``dst``.
 

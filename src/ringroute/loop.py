@@ -741,11 +741,8 @@ class _Planner:
         row = np.repeat(np.arange(len(anchors)), cnt)
         js = anchors[row] + 1 + ranks(cnt)
         # every way into nodes[j] may end the detour
-        b = node_arr[js]
-        deg = r.in_indptr[b + 1] - r.in_indptr[b]
-        row, js = np.repeat(row, deg), np.repeat(js, deg)
-        offs = ranks(deg)
-        e = r.in_edges[np.repeat(r.in_indptr[b], deg) + offs]
+        k, e = r.arriving(node_arr[js])
+        row, js = row[k], js[k]
         wn = r.src[e].astype(np.int64)
         i = anchors[row]
         direct = wn == node_arr[i]
