@@ -556,9 +556,10 @@ class _Planner:
             route_nodes = np.unique(np.asarray(self.nodes_of(edges), dtype=np.int64))
             tree = cKDTree(np.column_stack([r.xm[route_nodes], r.ym[route_nodes]]))
             # clear of the route by at least this: needed only where a via point may
-            # lie, and only whether some route node is nearer (inf where none is)
+            # lie (the picks below lengthen the leg, by at most need + 1 % of the
+            # target), and only whether some route node is nearer (inf where none is)
             clear_m = min(600.0, max(150.0, need / 10.0))
-            reached = np.nonzero(ok)[0]
+            reached = np.nonzero(ok & (ext > 0) & (ext <= need + 0.01 * target_m))[0]
             clearance, _ = tree.query(np.column_stack([r.xm[reached], r.ym[reached]]),
                                       distance_upper_bound=clear_m)
             far = np.zeros(r.n_nodes, dtype=bool)
@@ -1939,40 +1940,27 @@ def _polyline(
     That is: full-resolution ``lat, lon``, the distance at each vertex, and the vertex
     index of every graph node passed (edge ends, in order).
     """
+    if not route:
+        return [], [], [], []
     r = p.r
-    g = network.graph
     idx = np.asarray(route, dtype=np.int64)
     seg_len = r.length[idx]
     cum = np.concatenate([[0.0], np.cumsum(seg_len)])
-    lat: list[float] = []
-    lon: list[float] = []
-    cum_pts: list[float] = []
-    starts: list[int] = []
+    lons: list[FloatArray] = []
+    lats: list[FloatArray] = []
+    cums: list[FloatArray] = []
+    starts = [0]
+    count = 0
     for n, e in enumerate(route):
         u = int(r.node_ids[r.src[e]])
         v = int(r.node_ids[r.dst[e]])
-        data = g.edges[u, v, int(r.key[e])]
-        geom = data.get("geometry")
-        if geom is not None:
-            xs, ys = geom.xy
-            pts_lon, pts_lat = list(xs), list(ys)
-            if (pts_lon[0], pts_lat[0]) != (g.nodes[u]["x"], g.nodes[u]["y"]):
-                pts_lon.reverse()
-                pts_lat.reverse()
-        else:
-            pts_lon = [g.nodes[u]["x"], g.nodes[v]["x"]]
-            pts_lat = [g.nodes[u]["y"], g.nodes[v]["y"]]
-        first = 0 if n == 0 else 1
-        if n == 0:
-            starts.append(0)
-        seg_total = float(seg_len[n])
+        lon, lat, frac = network.edge_track(u, v, int(r.key[e]))
+        first = 0 if n == 0 else 1  # the vertex shared with the edge before
+        lons.append(lon[first:])
+        lats.append(lat[first:])
         # distance along the route of each vertex (proportional within the edge)
-        dx = np.hypot(np.diff(pts_lon), np.diff(pts_lat))
-        frac = np.concatenate([[0.0], np.cumsum(dx)])
-        frac = frac / frac[-1] if frac[-1] > 0 else np.linspace(0, 1, len(frac))
-        for j in range(first, len(pts_lon)):
-            lon.append(float(pts_lon[j]))
-            lat.append(float(pts_lat[j]))
-            cum_pts.append(float(cum[n] + frac[j] * seg_total))
-        starts.append(len(lat) - 1)
-    return lat, lon, cum_pts, starts
+        cums.append(cum[n] + frac[first:] * seg_len[n])
+        count += len(lon) - first
+        starts.append(count - 1)
+    return (np.concatenate(lats).tolist(), np.concatenate(lons).tolist(),
+            np.concatenate(cums).tolist(), starts)

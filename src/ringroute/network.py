@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import osmnx as ox
 import requests
 from shapely.geometry import Polygon, box
@@ -30,6 +31,7 @@ from ringroute._bike import OVERPASS_FILTERS, WAY_TAGS
 from ringroute._build import ProgressFn, build_graph
 from ringroute._osmfile import SUFFIXES, RawNetwork, read_osm_file
 from ringroute._router import Router
+from ringroute._types import FloatArray
 from ringroute.cities import City
 from ringroute.errors import DownloadError, OSMDataError
 from ringroute.settings import Settings, get_settings
@@ -75,6 +77,35 @@ class Network:
         first use.
         """
         return alongside_ways(self.graph)
+
+    def edge_track(self, u: int, v: int, key: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The vertices of edge ``(u, v, key)`` from ``u`` to ``v``: ``lon, lat`` and share.
+
+        The share of the edge's length at each vertex runs from 0 to 1 (in proportion
+        to the distance in degrees). Kept once computed: loops are assembled from
+        these.
+        """
+        got = self._tracks.get((u, v, key))
+        if got is None:
+            g = self.graph
+            geom = g.edges[u, v, key].get("geometry")
+            start = (g.nodes[u]["x"], g.nodes[u]["y"])
+            if geom is not None:
+                xs, ys = geom.xy
+                lon, lat = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+                if (lon[0], lat[0]) != start:
+                    lon, lat = lon[::-1], lat[::-1]
+            else:
+                lon = np.asarray([start[0], g.nodes[v]["x"]], dtype=float)
+                lat = np.asarray([start[1], g.nodes[v]["y"]], dtype=float)
+            frac = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(lon), np.diff(lat)))])
+            frac = frac / frac[-1] if frac[-1] > 0 else np.linspace(0, 1, len(frac))
+            got = self._tracks[(u, v, key)] = lon, lat, frac
+        return got
+
+    @cached_property
+    def _tracks(self) -> dict[tuple[int, int, int], tuple[FloatArray, FloatArray, FloatArray]]:
+        return {}
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
