@@ -241,6 +241,27 @@ def test_kept_searches_give_what_fresh_ones_give(science_city: Network,
     assert again == kept
 
 
+def test_stale_searches_found_backwards(science_city: Network) -> None:
+    """Which kept searches a change touches is found by one search backwards from the
+    changed ways: the same edges as searching forwards from every edge and reading
+    whether it reached one of them."""
+    r = science_city.router
+    ex = Exchange(r, r.cost, _way_partners(r, science_city.alongside))
+    rng = np.random.default_rng(3)
+    corridor = np.zeros(r.n_edges, dtype=bool)
+    corridor[rng.choice(r.n_edges, size=r.n_edges // 10, replace=False)] = True
+    searches = exchange_module._Searches(ex, capacity=r.n_edges)
+    every = np.arange(r.n_edges, dtype=np.int64)
+    searches._search(every, corridor)
+    dist = searches.dist[searches.rows(every, corridor)]
+    for size in (1, 5, 40):
+        cols = np.sort(rng.choice(r.n_edges, size=size, replace=False))
+        forwards = np.isfinite(dist[:, cols]).any(axis=1)
+        backwards = searches._reaching(cols, corridor)
+        assert forwards.any() and not forwards.all()
+        assert np.array_equal(backwards, forwards)
+
+
 def test_exchange_leaves_large_searches_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Searches cost time and memory in proportion to the network and the loop: above
     MAX_CELLS (rows of the turn graph, one per edge of the loop and 64 more) nothing is

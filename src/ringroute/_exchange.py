@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
 from ringroute._alongside import beside
@@ -50,7 +51,7 @@ _PARTNERS = 3
 #: rounds at most (each round takes several exchanges at once)
 MAX_ROUNDS = 30
 #: searches are kept in rows as long as the turn graph (one cell per edge), about as
-#: many as the loop has edges: at most this many cells (13 bytes each), else nothing
+#: many as the loop has edges: at most this many cells (12 bytes each), else nothing
 #: is tried. Each search costs time in proportion to the graph too (about 10 µs on
 #: the Science City's 4,000 edges, where a 50 km loop takes 2 million cells).
 MAX_CELLS = 10_000_000
@@ -78,6 +79,20 @@ class Exchange:
         self._arc_to = arc_to
         #: cost of each arc of the router's turn graph: the way entered and the turn
         self._base: FloatArray = weights[arc_to] + self._turn_m(arc_from, arc_to)
+        #: the turn graph reversed (arcs from the edge entered to the edge left), and
+        #: the arc of the turn graph each of its arcs is
+        n, n_arcs = router.n_edges, len(arc_to)
+        # (numbered from 1: a stored 0 might be taken for no arc)
+        rev = csr_array((np.arange(1, n_arcs + 1, dtype=np.float64), (arc_to, arc_from)),
+                        shape=(n, n))
+        self._reverse = rev
+        self._reverse_arc = rev.data.astype(np.int64) - 1
+
+    def costs(self, corridor: BoolArray) -> FloatArray:
+        """Cost of each arc of the turn graph with the ways of ``corridor`` closed."""
+        data = self._base.copy()
+        data[corridor[self._arc_to]] = np.inf
+        return data
 
     def _turn_m(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
         """:data:`TURN_M` where riding from edges ``e_in`` into ``e_out`` is a turn, else 0."""
@@ -222,7 +237,6 @@ class _Searches:
         n = ex.r.n_edges
         self.dist: FloatArray = np.empty((capacity, n))
         self.pred: npt.NDArray[np.int32] = np.empty((capacity, n), dtype=np.int32)
-        self.reached: BoolArray = np.empty((capacity, n), dtype=bool)
         self._slot: dict[int, int] = {}
         self._free = list(range(capacity - 1, -1, -1))
         self._corridor: BoolArray | None = None
@@ -245,7 +259,7 @@ class _Searches:
                                   np.nonzero(np.isin(r.dst, r.src[freed]))[0])
                 keys = np.fromiter(self._slot.keys(), dtype=np.int64, count=len(self._slot))
                 held = np.fromiter(self._slot.values(), dtype=np.int64, count=len(self._slot))
-                stale = self.reached[np.ix_(held, cols)].any(axis=1)
+                stale = self._reaching(cols, self._corridor)[keys]
                 for key, s in zip(keys[stale].tolist(), held[stale].tolist(), strict=True):
                     del self._slot[key]
                     self._free.append(s)
@@ -258,12 +272,26 @@ class _Searches:
             self._search(missing, corridor)
         return np.asarray([self._slot[s] for s in sources.tolist()], dtype=np.int64)
 
+    def _reaching(self, cols: IntArray, corridor: BoolArray) -> BoolArray:
+        """Which edges a search off ``corridor`` from them reaches one of ``cols`` from.
+
+        One search backwards from all of ``cols``, where one row per kept search
+        would have to be read; distances within a hair of the bound count as reached
+        (sums in the other order may round the other way), which at worst drops a
+        search that was still valid.
+        """
+        ex = self.ex
+        data = ex.costs(corridor)[ex._reverse_arc]
+        m = ex.r._search_matrix(ex._reverse, data)
+        bound = SEARCH_LIMIT * (1 + 1e-9) + 1e-6
+        dist = dijkstra(m, directed=True, indices=cols, min_only=True, limit=bound)
+        reached: BoolArray = np.isfinite(dist)
+        return reached
+
     def _search(self, sources: IntArray, corridor: BoolArray) -> None:
         ex = self.ex
-        data = ex._base.copy()
-        data[corridor[ex._arc_to]] = np.inf
         # the router's turn graph, with these costs (Router.route_with_turns sets its own)
-        m = ex.r._search_matrix(ex.r._turn_matrix, data)
+        m = ex.r._search_matrix(ex.r._turn_matrix, ex.costs(corridor))
         dist, pred = dijkstra(m, directed=True, indices=sources, return_predecessors=True,
                               limit=SEARCH_LIMIT)
         dist, pred = np.atleast_2d(dist), np.atleast_2d(pred)
@@ -271,14 +299,12 @@ class _Searches:
             cap = len(self.dist)
             self.dist = np.concatenate([self.dist, np.empty_like(self.dist)])
             self.pred = np.concatenate([self.pred, np.empty_like(self.pred)])
-            self.reached = np.concatenate([self.reached, np.empty_like(self.reached)])
             self._free.extend(range(2 * cap - 1, cap - 1, -1))
         slots = [self._free.pop() for _ in range(len(sources))]
         for s, slot in zip(sources.tolist(), slots, strict=True):
             self._slot[s] = slot
         self.dist[slots] = dist
         self.pred[slots] = pred
-        self.reached[slots] = np.isfinite(dist)
 
     def length_to(self, slots: IntArray, last: IntArray) -> FloatArray:
         """Length of each search's path to edge ``last`` (its source not counted)."""
@@ -316,19 +342,25 @@ def _moves(gain: FloatArray, change: FloatArray, i: IntArray, j: IntArray, err: 
     moves: list[tuple[float, tuple[int, ...]]] = [
         (float(net[k]), (k,))
         for k in np.nonzero((np.abs(err + change) <= tol_m) & (net > 1e-6))[0].tolist()]
+    # the exchanges that gain most, each with its partners: those whose length change
+    # keeps the pair within the tolerance (a range of the changes in sorted order)
     by_change = np.argsort(change, kind="stable")
     sorted_change = change[by_change]
-    for a in np.argsort(-gain, kind="stable")[:_PAIR_FIRST].tolist():
-        if not gain[a] > 1e-6:
-            break
-        lo = np.searchsorted(sorted_change, -err - change[a] - tol_m, side="left")
-        hi = np.searchsorted(sorted_change, -err - change[a] + tol_m, side="right")
-        b = by_change[lo:hi]
-        total = (gain[a] + gain[b]
-                 - OFF_TARGET * (np.abs(err + change[a] + change[b]) - abs(err)))
-        keep = ((j[b] < i[a]) | (i[b] > j[a])) & (total > 1e-6)
-        b, total = b[keep], total[keep]
-        for k in np.argsort(-total, kind="stable")[:_PARTNERS].tolist():
-            moves.append((float(total[k]), (a, int(b[k]))))
+    firsts = np.argsort(-gain, kind="stable")[:_PAIR_FIRST]
+    firsts = firsts[np.cumprod(gain[firsts] > 1e-6).astype(bool)]
+    lo = np.searchsorted(sorted_change, -err - change[firsts] - tol_m, side="left")
+    hi = np.searchsorted(sorted_change, -err - change[firsts] + tol_m, side="right")
+    count = np.maximum(hi - lo, 0)
+    group = np.repeat(np.arange(len(firsts)), count)
+    a = firsts[group]
+    b = by_change[np.repeat(lo, count) + ranks(count)]
+    total = gain[a] + gain[b] - OFF_TARGET * (np.abs(err + change[a] + change[b]) - abs(err))
+    keep = ((j[b] < i[a]) | (i[b] > j[a])) & (total > 1e-6)
+    group, a, b, total = group[keep], a[keep], b[keep], total[keep]
+    # the best partners of each (ties in the order of the changes)
+    order = np.lexsort((-total, group))
+    best = order[ranks(np.bincount(group, minlength=len(firsts))) < _PARTNERS]
+    moves += [(t, (x, y)) for t, x, y in zip(total[best].tolist(), a[best].tolist(),
+                                              b[best].tolist(), strict=True)]
     moves.sort(key=lambda m: -m[0])
     return moves
