@@ -555,24 +555,20 @@ class _Planner:
             ext = np.where(ok, la + lb - leg_len[t], -np.inf)
             route_nodes = np.unique(np.asarray(self.nodes_of(edges), dtype=np.int64))
             tree = cKDTree(np.column_stack([r.xm[route_nodes], r.ym[route_nodes]]))
-            # clear of the route by at least this: needed only where a via point may
-            # lie (the picks below lengthen the leg, by at most need + 1 % of the
-            # target), and only whether some route node is nearer (inf where none is)
+            # via points lie clear of the route by at least this
             clear_m = min(600.0, max(150.0, need / 10.0))
-            reached = np.nonzero(ok & (ext > 0) & (ext <= need + 0.01 * target_m))[0]
-            clearance, _ = tree.query(np.column_stack([r.xm[reached], r.ym[reached]]),
-                                      distance_upper_bound=clear_m)
-            far = np.zeros(r.n_nodes, dtype=bool)
-            far[reached] = clearance >= clear_m
             want = need
             # overshooting costs more than falling short (tuning shortens poorly)
-            good = ok & far & (ext >= 0.75 * want) & (ext <= want + 0.01 * target_m)
-            if good.any():
-                cand = np.nonzero(good)[0]
-                quality = (fwd.dist[cand] + bwd.dist[cand]) / np.maximum(la[cand] + lb[cand], 1.0)
-                picks = cand[np.argsort(quality)[:6]]
-            else:
-                pool = ok & far & (ext > 0) & (ext < want)
+            cand = np.nonzero(ok & (ext >= 0.75 * want) & (ext <= want + 0.01 * target_m))[0]
+            quality = (fwd.dist[cand] + bwd.dist[cand]) / np.maximum(la[cand] + lb[cand], 1.0)
+            picks = _clear_of(tree, r, cand[np.argsort(quality, kind="stable")], clear_m)
+            if not len(picks):
+                # none lengthens the leg enough: those that lengthen it most
+                pool = ok & (ext > 0) & (ext < want)
+                near = np.nonzero(pool)[0]
+                clearance, _ = tree.query(np.column_stack([r.xm[near], r.ym[near]]),
+                                          distance_upper_bound=clear_m)
+                pool[near[clearance < clear_m]] = False
                 if not pool.any():
                     break
                 picks = np.argsort(np.where(pool, -ext, np.inf))[:6]
@@ -1712,6 +1708,26 @@ def _junction_turns_per_km(p: _Planner, edges: Sequence[int]) -> float:
     if len(edges) < 2:
         return 0.0
     return _turn_count(p, edges) / max(p.length(edges) / 1000.0, 1e-3)
+
+
+def _clear_of(tree: cKDTree, r: Router, nodes: IntArray, clear_m: float, count: int = 6,
+              chunk: int = 48) -> IntArray:
+    """The first ``count`` of ``nodes`` that lie at least ``clear_m`` from every point of ``tree``.
+
+    Measured a chunk at a time: the first few usually are.
+    """
+    out: list[IntArray] = []
+    found = 0
+    for k in range(0, len(nodes), chunk):
+        part = nodes[k:k + chunk]
+        clearance, _ = tree.query(np.column_stack([r.xm[part], r.ym[part]]),
+                                  distance_upper_bound=clear_m)
+        part = part[clearance >= clear_m][:count - found]
+        out.append(part)
+        found += len(part)
+        if found >= count:
+            break
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def _shape_candidates(
