@@ -564,15 +564,12 @@ class _Planner:
             picks = _clear_of(tree, r, cand[np.argsort(quality, kind="stable")], clear_m)
             if not len(picks):
                 # none lengthens the leg enough: those that lengthen it most
-                pool = ok & (ext > 0) & (ext < want)
-                near = np.nonzero(pool)[0]
-                clearance, _ = tree.query(np.column_stack([r.xm[near], r.ym[near]]),
-                                          distance_upper_bound=clear_m)
-                pool[near[clearance < clear_m]] = False
-                if not pool.any():
+                # (of those alike, the one whose ways cost least for their length)
+                pool = np.nonzero(ok & (ext > 0) & (ext < want))[0]
+                quality = (fwd.dist[pool] + bwd.dist[pool]) / np.maximum(la[pool] + lb[pool], 1.0)
+                picks = _clear_of(tree, r, pool[np.lexsort((quality, -ext[pool]))], clear_m)
+                if not len(picks):
                     break
-                picks = np.argsort(np.where(pool, -ext, np.inf))[:6]
-                picks = picks[pool[picks]]
             # the via point whose way there and way back (first guess: the search
             # tree back to b) share least; the way back is then routed off the way there
             best: tuple[float, int, list[int]] | None = None
