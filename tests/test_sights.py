@@ -106,11 +106,11 @@ def test_snap_prefers_the_loopable_core(tsukuba: City, science_city: Network) ->
     r = science_city.router
     spur = [i for i in range(r.n_nodes) if not r.core[i]]
     assert spur
-    for i in spur[:50]:
+    nearest_core_m, _ = r.nearest_core(r.xm[spur[:50]], r.ym[spur[:50]])
+    for i, core_m in zip(spur[:50], nearest_core_m.tolist(), strict=True):
         p = snap(resolve(f"{r.lat[i]},{r.lon[i]}", tsukuba), science_city, max_snap_m=500)
         j = r.index[p.node]
-        nearest_core_m, _ = r.nearest_core(float(r.xm[i]), float(r.ym[i]))
-        if nearest_core_m <= 100:
+        if core_m <= 100:
             assert r.core[j]
         else:
             assert j == i

@@ -507,11 +507,11 @@ class Router:
         idx = np.nonzero(self.core)[0]
         return cKDTree(np.column_stack([self.xm[idx], self.ym[idx]])), idx
 
-    def nearest_core(self, x: float, y: float) -> tuple[float, int]:
-        """Distance (m) and index of the core node nearest to projected ``(x, y)``."""
+    def nearest_core(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, IntArray]:
+        """Distances (m) and indices of the core nodes nearest to projected points ``(x, y)``."""
         tree, idx = self._core_tree
-        d, i = tree.query([x, y])
-        return float(d), int(idx[int(i)])
+        d, i = tree.query(np.column_stack([np.atleast_1d(x), np.atleast_1d(y)]))
+        return np.asarray(d, dtype=float), idx[np.asarray(i, dtype=np.int64)]
 
     # ------------------------------------------------------------ turn graph
     @cached_property

@@ -1797,13 +1797,13 @@ def _circle_controls(p: _Planner, pts: Sequence[int], theta: float, orient: int,
     n_shape = max(4, min(10, round(2 * math.pi * radius / 3000.0)))
     sight_fracs = [f for f, _ in items]
     beyond: list[tuple[float, int]] = []
-    for k in range(1, n_shape + 1):
-        f = k / (n_shape + 1)
-        if any(abs(f - sf) < 0.5 / (n_shape + 1) for sf in sight_fracs):
-            continue
-        ang = phi0 + orient * 2 * math.pi * f
-        px, py = cx + radius * math.cos(ang), cy + radius * math.sin(ang)
-        dist, node = r.nearest_core(px, py)
+    # points round the circle, away from the sights
+    fracs = [f for f in (k / (n_shape + 1) for k in range(1, n_shape + 1))
+             if all(abs(f - sf) >= 0.5 / (n_shape + 1) for sf in sight_fracs)]
+    angles = [phi0 + orient * 2 * math.pi * f for f in fracs]
+    dists, nodes = r.nearest_core([cx + radius * math.cos(a) for a in angles],
+                                  [cy + radius * math.sin(a) for a in angles])
+    for f, dist, node in zip(fracs, dists.tolist(), nodes.tolist(), strict=True):
         if dist <= min(800.0, max(300.0, 0.15 * radius)):
             items.append((f, node))
         else:
