@@ -38,10 +38,13 @@ TURN_M = 1000.0
 #: windows exchanged are at most this long (m)
 MAX_ARC_M = 2000.0
 #: searches stop beyond this cost (m). Measured on the Science City's 30 bench
-#: requests (median turns/km): windows up to 1.5 km 1.98 with this bound, 2.28 with
-#: 2,800 m; windows up to 2 km 1.95 at the same speed (a second set of 30 requests:
-#: 2.21 and 2.13), and 1.94 with a bound of 5,000 m, but 50 ms slower per 50 km loop.
-SEARCH_LIMIT = 4250.0
+#: requests (median turns/km, a second set of 30 in brackets): windows up to 2 km
+#: 1.96 (2.13) with a bound of 4,250 m, 1.93 (2.00) with 5,000 m and 1.93 (2.02) with
+#: 5,500 m, at the same speed since kept searches are checked backwards; windows up
+#: to 1.5 km with 2,800 m 2.28. (Turns dearer than 1,000 m turn less but ride more
+#: main roads: 1,500 m with a bound of 6,000 m 1.90 (1.98), main roads 10.4 %
+#: (10.9 %) against 8.4 % (9.2 %).)
+SEARCH_LIMIT = 5000.0
 #: a metre off the target costs like this many metres of riding: of exchanges that
 #: gain alike, those that keep the loop nearest its length are taken
 OFF_TARGET = 0.3
