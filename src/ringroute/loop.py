@@ -348,7 +348,7 @@ class _Planner:
         """Weights with the ways of ``edges`` (both directions) ``1 + penalty`` times dearer."""
         w = self.w.copy()
         if edges:
-            touched = np.unique(self.r.both_ways(edges))
+            touched = self.r.both_ways(edges)
             w[touched] = self.w[touched] * (1.0 + penalty)
         return w
 
@@ -613,8 +613,10 @@ class _Planner:
         return float(self.r.length[np.asarray(edges, dtype=np.int64)].sum()) if edges else 0.0
 
     def nodes_of(self, edges: Sequence[int]) -> list[int]:
+        """The nodes the route ``edges`` passes: its first edge's start, then each end."""
         r = self.r
-        return [int(r.src[edges[0]])] + [int(r.dst[e]) for e in edges]
+        ends: list[int] = r.dst[np.asarray(edges, dtype=np.int64)].tolist()
+        return [int(r.src[edges[0]]), *ends]
 
     def tree_lengths(self, sp: ShortestPaths, *, reverse: bool = False) -> FloatArray:
         """Length (not cost) along the search tree to (or from) every reached node."""
