@@ -19,6 +19,7 @@ valid while the ways it reached are unchanged, so later rounds reuse most.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -78,18 +79,31 @@ class Exchange:
         self.r = router
         self.w = weights
         self.alongside = alongside
-        _, arc_from, arc_to, _ = router._turns
-        self._arc_to = arc_to
-        #: cost of each arc of the router's turn graph: the way entered and the turn
-        self._base: FloatArray = weights[arc_to] + self._turn_m(arc_from, arc_to)
-        #: the turn graph reversed (arcs from the edge entered to the edge left), and
-        #: the arc of the turn graph each of its arcs is
-        n, n_arcs = router.n_edges, len(arc_to)
+        self._arc_to = router._turns[2]
+
+    @cached_property
+    def _base(self) -> FloatArray:
+        """Cost of each arc of the router's turn graph: the way entered and the turn.
+
+        Built on first use, as is :attr:`_reverse`: where the loops are too long to
+        try (see :data:`MAX_CELLS`), never.
+        """
+        _, arc_from, arc_to, _ = self.r._turns
+        base: FloatArray = self.w[arc_to] + self._turn_m(arc_from, arc_to)
+        return base
+
+    @cached_property
+    def _reverse(self) -> tuple[csr_array, IntArray]:
+        """The turn graph reversed, and the arc of the turn graph each of its arcs is.
+
+        Its arcs run from the edge entered to the edge left.
+        """
+        _, arc_from, arc_to, _ = self.r._turns
+        n, n_arcs = self.r.n_edges, len(arc_to)
         # (numbered from 1: a stored 0 might be taken for no arc)
         rev = csr_array((np.arange(1, n_arcs + 1, dtype=np.float64), (arc_to, arc_from)),
                         shape=(n, n))
-        self._reverse = rev
-        self._reverse_arc = rev.data.astype(np.int64) - 1
+        return rev, rev.data.astype(np.int64) - 1
 
     def costs(self, corridor: BoolArray) -> FloatArray:
         """Cost of each arc of the turn graph with the ways of ``corridor`` closed."""
@@ -284,8 +298,8 @@ class _Searches:
         search that was still valid.
         """
         ex = self.ex
-        data = ex.costs(corridor)[ex._reverse_arc]
-        m = ex.r._search_matrix(ex._reverse, data)
+        rev, arc = ex._reverse
+        m = ex.r._search_matrix(rev, ex.costs(corridor)[arc])
         bound = SEARCH_LIMIT * (1 + 1e-9) + 1e-6
         dist = dijkstra(m, directed=True, indices=cols, min_only=True, limit=bound)
         reached: BoolArray = np.isfinite(dist)
