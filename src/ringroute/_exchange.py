@@ -269,11 +269,11 @@ class _Searches:
         if self._corridor is not None and self._slot:
             blocked = corridor & ~self._corridor
             freed = self._corridor & ~corridor
-            if blocked.any() or freed.any():
-                # a way blocked now that a search reached, or a way freed now that
-                # leaves where it reached
-                cols = np.union1d(np.nonzero(blocked)[0],
-                                  np.nonzero(np.isin(r.dst, r.src[freed]))[0])
+            # a way blocked now that a search reached, or a way freed now that leaves
+            # where it reached
+            cols = np.union1d(np.nonzero(blocked)[0],
+                              np.nonzero(np.isin(r.dst, r.src[freed]))[0])
+            if len(cols):
                 keys = np.fromiter(self._slot.keys(), dtype=np.int64, count=len(self._slot))
                 held = np.fromiter(self._slot.values(), dtype=np.int64, count=len(self._slot))
                 stale = self._reaching(cols, self._corridor)[keys]
