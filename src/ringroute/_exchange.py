@@ -290,12 +290,12 @@ class _Searches:
         return np.asarray([self._slot[s] for s in sources.tolist()], dtype=np.int64)
 
     def _reaching(self, cols: IntArray, corridor: BoolArray) -> BoolArray:
-        """Which edges a search off ``corridor`` from them reaches one of ``cols`` from.
+        """Whether a search off ``corridor`` from each edge reaches one of ``cols``.
 
-        One search backwards from all of ``cols``, where one row per kept search
-        would have to be read; distances within a hair of the bound count as reached
-        (sums in the other order may round the other way), which at worst drops a
-        search that was still valid.
+        One search backwards from all of ``cols`` (within :data:`SEARCH_LIMIT`),
+        where one row per kept search would have to be read; distances within a hair
+        of the bound count as reached (sums in the other order may round the other
+        way), which at worst drops a search that was still valid.
         """
         ex = self.ex
         rev, arc = ex._reverse

@@ -559,15 +559,16 @@ class _Planner:
             clear_m = min(600.0, max(150.0, need / 10.0))
             want = need
             # overshooting costs more than falling short (tuning shortens poorly)
+            # cost per metre of the way there and back through each node
+            quality = (fwd.dist + bwd.dist) / np.maximum(la + lb, 1.0)
             cand = np.nonzero(ok & (ext >= 0.75 * want) & (ext <= want + 0.01 * target_m))[0]
-            quality = (fwd.dist[cand] + bwd.dist[cand]) / np.maximum(la[cand] + lb[cand], 1.0)
-            picks = _clear_of(tree, r, cand[np.argsort(quality, kind="stable")], clear_m)
+            picks = _clear_of(tree, r, cand[np.argsort(quality[cand], kind="stable")], clear_m)
             if not len(picks):
                 # none lengthens the leg enough: those that lengthen it most
                 # (of those alike, the one whose ways cost least for their length)
                 pool = np.nonzero(ok & (ext > 0) & (ext < want))[0]
-                quality = (fwd.dist[pool] + bwd.dist[pool]) / np.maximum(la[pool] + lb[pool], 1.0)
-                picks = _clear_of(tree, r, pool[np.lexsort((quality, -ext[pool]))], clear_m)
+                picks = _clear_of(tree, r, pool[np.lexsort((quality[pool], -ext[pool]))],
+                                  clear_m)
                 if not len(picks):
                     break
             # the via point whose way there and way back (first guess: the search
