@@ -130,23 +130,12 @@ class EdgeGeometry:
 
     def __init__(self, network: Network) -> None:
         r = network.router
-        g = network.graph
         self.router = r
         lon_parts: list[list[float]] = []
         lat_parts: list[list[float]] = []
         for e in range(r.n_edges):
-            u = int(r.node_ids[r.src[e]])
-            v = int(r.node_ids[r.dst[e]])
-            geom = g.edges[u, v, int(r.key[e])].get("geometry")
-            if geom is not None:
-                xs, ys = geom.xy
-                lo, la = [float(x) for x in xs], [float(y) for y in ys]
-                if (lo[0], la[0]) != (g.nodes[u]["x"], g.nodes[u]["y"]):
-                    lo.reverse()
-                    la.reverse()
-            else:
-                lo = [float(g.nodes[u]["x"]), float(g.nodes[v]["x"])]
-                la = [float(g.nodes[u]["y"]), float(g.nodes[v]["y"])]
+            lo, la = network.edge_lonlat(int(r.node_ids[r.src[e]]), int(r.node_ids[r.dst[e]]),
+                                         int(r.key[e]))
             lon_parts.append(lo)
             lat_parts.append(la)
         counts = np.fromiter((len(p) for p in lon_parts), np.int64, r.n_edges)

@@ -78,26 +78,35 @@ class Network:
         """
         return alongside_ways(self.graph)
 
-    def edge_track(self, u: int, v: int, key: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """The vertices of edge ``(u, v, key)`` from ``u`` to ``v``: ``lon, lat`` and share.
+    def edge_lonlat(self, u: int, v: int, key: int) -> tuple[list[float], list[float]]:
+        """The vertices ``lon, lat`` of edge ``(u, v, key)``, in order from ``u`` to ``v``.
 
-        The share of the edge's length at each vertex runs from 0 to 1 (in proportion
-        to the distance in degrees). Kept once computed: loops are assembled from
-        these.
+        The way's own geometry where it has one, else the straight line between its
+        nodes. (Plain lists: callers that gather every edge's vertices build one
+        array of all of them.)
+        """
+        g = self.graph
+        geom = g.edges[u, v, key].get("geometry")
+        if geom is None:
+            return ([float(g.nodes[u]["x"]), float(g.nodes[v]["x"])],
+                    [float(g.nodes[u]["y"]), float(g.nodes[v]["y"])])
+        xs, ys = geom.xy
+        lon, lat = [float(x) for x in xs], [float(y) for y in ys]
+        if (lon[0], lat[0]) != (g.nodes[u]["x"], g.nodes[u]["y"]):
+            lon.reverse()
+            lat.reverse()
+        return lon, lat
+
+    def edge_track(self, u: int, v: int, key: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:meth:`edge_lonlat`, and the share of the edge's length at each vertex.
+
+        The share runs from 0 to 1 (in proportion to the distance in degrees). Kept
+        once computed: loops are assembled from these.
         """
         got = self._tracks.get((u, v, key))
         if got is None:
-            g = self.graph
-            geom = g.edges[u, v, key].get("geometry")
-            start = (g.nodes[u]["x"], g.nodes[u]["y"])
-            if geom is not None:
-                xs, ys = geom.xy
-                lon, lat = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-                if (lon[0], lat[0]) != start:
-                    lon, lat = lon[::-1], lat[::-1]
-            else:
-                lon = np.asarray([start[0], g.nodes[v]["x"]], dtype=float)
-                lat = np.asarray([start[1], g.nodes[v]["y"]], dtype=float)
+            lon_list, lat_list = self.edge_lonlat(u, v, key)
+            lon, lat = np.asarray(lon_list), np.asarray(lat_list)
             frac = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(lon), np.diff(lat)))])
             frac = frac / frac[-1] if frac[-1] > 0 else np.linspace(0, 1, len(frac))
             got = self._tracks[(u, v, key)] = lon, lat, frac
