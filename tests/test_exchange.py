@@ -276,5 +276,5 @@ def test_exchange_leaves_large_searches_alone(monkeypatch: pytest.MonkeyPatch) -
     # per plan on the 100k-node synthetic city, where 50 km loops are too long)
     fresh = Exchange(r, r.cost, NO_PAIRS)
     assert fresh.improve(loop, [start], 3200.0, 15.0) is None
-    assert "_base" not in fresh.__dict__
+    assert "_graph" not in fresh.__dict__
     assert "_reverse" not in fresh.__dict__

@@ -476,12 +476,12 @@ class CycleSpace:
                 if e < 0:
                     continue
                 u, v = int(r.src[e]), int(r.dst[e])
-                p1 = r.path_edges(r.shortest_paths(u, w0), x)
+                p1 = r.path(u, x, w0)
                 if not p1 or float(w0[np.asarray(p1)].sum()) >= SHUN_M:
                     continue
                 w1 = w0.copy()
                 w1[np.isin(self.phys, self.phys[np.asarray(p1)])] += SHUN_M
-                p2 = r.path_edges(r.shortest_paths(x, w1), v)
+                p2 = r.path(x, v, w1)
                 if not p2 or float(w1[np.asarray(p2)].sum()) >= SHUN_M:
                     continue
                 added = float(r.length[p1].sum() + r.length[p2].sum() - r.length[e])
@@ -515,13 +515,13 @@ class CycleSpace:
             # a one-way way of the set can only be ridden its way: taking it out of
             # the set would leave its ends unbalanced
             w[in_set & ((self.fwd < 0) | (self.bwd < 0))[self.phys]] += SHUN_M
-        there = r.path_edges(r.shortest_paths(a, w), b)
+        there = r.path(a, b, w)
         if not there or (strict and float(w[np.asarray(there)].sum()) >= SHUN_M):
             return []
         # the way back shuns the way there at any price (a relative surcharge would
         # let it ride a short link back); if it must, the ways both ride cancel
         w[np.isin(self.phys, self.phys[np.asarray(there, dtype=np.int64)])] += SHUN_M
-        back = r.path_edges(r.shortest_paths(b, w), a)
+        back = r.path(b, a, w)
         if not back or (strict and float(w[np.asarray(back)].sum()) >= SHUN_M):
             return []
         ways = self.phys[np.asarray(there + back, dtype=np.int64)]

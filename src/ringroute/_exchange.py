@@ -23,13 +23,12 @@ from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import dijkstra
 
 from ringroute._alongside import beside
 from ringroute._arrays import ranks
 from ringroute._metrics import TURN_ANGLE_DEG
 from ringroute._router import Router
+from ringroute._search import CSRGraph
 from ringroute._types import BoolArray, FloatArray, IntArray
 
 #: a turn (more than :data:`~ringroute._metrics.TURN_ANGLE_DEG`) costs like this many
@@ -79,37 +78,31 @@ class Exchange:
         self.r = router
         self.w = weights
         self.alongside = alongside
-        self._arc_to = router._turns[2]
 
     @cached_property
-    def _base(self) -> FloatArray:
-        """Cost of each arc of the router's turn graph: the way entered and the turn.
+    def _graph(self) -> CSRGraph:
+        """The router's turn graph, each arc costing the way entered and the turn.
 
         Built on first use, as is :attr:`_reverse`: where the loops are too long to
         try (see :data:`MAX_CELLS`), never.
         """
-        _, arc_from, arc_to, _ = self.r._turns
-        base: FloatArray = self.w[arc_to] + self._turn_m(arc_from, arc_to)
-        return base
+        indptr, arc_from, arc_to, _ = self.r._turns
+        return CSRGraph(indptr, arc_to, arc_to, self._turn_m(arc_from, arc_to))
 
     @cached_property
-    def _reverse(self) -> tuple[csr_array, IntArray]:
-        """The turn graph reversed, and the arc of the turn graph each of its arcs is.
-
-        Its arcs run from the edge entered to the edge left.
-        """
+    def _reverse(self) -> CSRGraph:
+        """The turn graph reversed: its arcs run from the edge entered to the edge left."""
         _, arc_from, arc_to, _ = self.r._turns
-        n, n_arcs = self.r.n_edges, len(arc_to)
-        # (numbered from 1: a stored 0 might be taken for no arc)
-        rev = csr_array((np.arange(1, n_arcs + 1, dtype=np.float64), (arc_to, arc_from)),
-                        shape=(n, n))
-        return rev, rev.data.astype(np.int64) - 1
+        order = np.argsort(arc_to, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(arc_to, minlength=self.r.n_edges))])
+        return CSRGraph(indptr, arc_from[order], arc_to[order],
+                        self._turn_m(arc_from[order], arc_to[order]))
 
-    def costs(self, corridor: BoolArray) -> FloatArray:
-        """Cost of each arc of the turn graph with the ways of ``corridor`` closed."""
-        data = self._base.copy()
-        data[corridor[self._arc_to]] = np.inf
-        return data
+    def weights(self, corridor: BoolArray) -> FloatArray:
+        """The bike cost of each edge, with the ways of ``corridor`` closed."""
+        w = self.w.copy()
+        w[corridor] = np.inf
+        return w
 
     def _turn_m(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
         """:data:`TURN_M` where riding from edges ``e_in`` into ``e_out`` is a turn, else 0."""
@@ -298,20 +291,15 @@ class _Searches:
         way), which at worst drops a search that was still valid.
         """
         ex = self.ex
-        rev, arc = ex._reverse
-        m = ex.r._search_matrix(rev, ex.costs(corridor)[arc])
         bound = SEARCH_LIMIT * (1 + 1e-9) + 1e-6
-        dist = dijkstra(m, directed=True, indices=cols, min_only=True, limit=bound)
+        dist = ex._reverse.search(ex.weights(corridor), cols, limit=bound).dist
         reached: BoolArray = np.isfinite(dist)
         return reached
 
     def _search(self, sources: IntArray, corridor: BoolArray) -> None:
         ex = self.ex
-        # the router's turn graph, with these costs (Router.route_with_turns sets its own)
-        m = ex.r._search_matrix(ex.r._turn_matrix, ex.costs(corridor))
-        dist, pred = dijkstra(m, directed=True, indices=sources, return_predecessors=True,
-                              limit=SEARCH_LIMIT)
-        dist, pred = np.atleast_2d(dist), np.atleast_2d(pred)
+        # the router's turn graph, with the exchange's own turn costs
+        dist, pred = ex._graph.rows(ex.weights(corridor), sources, limit=SEARCH_LIMIT)
         while len(self._free) < len(sources):
             cap = len(self.dist)
             self.dist = np.concatenate([self.dist, np.empty_like(self.dist)])

@@ -252,7 +252,7 @@ def _reroute_same_way(cs: CycleSpace, used: BoolArray, edges: IntArray) -> BoolA
         # along it (that way would be ridden twice again)
         cost = cs.weights.copy()
         cost[(net > 0) | (cs.phys == cs.phys[e])] += SHUN_M
-        path = r.path_edges(r.shortest_paths(int(r.src[e]), cost), int(r.dst[e]))
+        path = r.path(int(r.src[e]), int(r.dst[e]), cost)
         if not path or float(cost[np.asarray(path)].sum()) >= SHUN_M:
             return None
         idx = np.asarray(path, dtype=np.int64)

@@ -1,8 +1,9 @@
-"""Compiled shortest paths over the networkx graph (scipy.sparse.csgraph).
+"""Compiled shortest paths over the networkx graph.
 
 networkx stays the graph model; :class:`Router` mirrors it into CSR arrays once
-and answers Dijkstra queries in C. Edge ``i`` of the router is the cheapest of the
-parallel graph edges from ``src[i]`` to ``dst[i]``.
+and answers Dijkstra queries in compiled code (:mod:`ringroute._search`, and
+``scipy.sparse.csgraph`` for the few whole-graph searches). Edge ``i`` of the router
+is the cheapest of the parallel graph edges from ``src[i]`` to ``dst[i]``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from scipy.spatial import cKDTree
 from ringroute._arrays import ranks
 from ringroute._geo import LocalProjection
 from ringroute._metrics import TURN_WINDOW_M, count_turns_xy
+from ringroute._search import CSRGraph
 from ringroute._types import FloatArray, IntArray
 
 _SCAN_PAIRS = 3000  # from this many node pairs, Router.edges_between scans (see there)
@@ -558,13 +560,11 @@ class Router:
         """
         if a == b:
             return []
-        _, _, arc_to, pen = self._turns
-        m = self._search_matrix(self._turn_matrix, weights[arc_to] + pen)
         sources = np.arange(int(self.indptr[a]), int(self.indptr[a + 1]))
         if len(sources) == 0:
             return None
-        dist, pred, src = dijkstra(m, directed=True, indices=sources, min_only=True,
-                                   return_predecessors=True, limit=limit)
+        found = self._turn_graph.search(weights, sources, limit=limit)
+        dist, src = found.dist, found.origin
         lo, hi = int(self.in_indptr[b]), int(self.in_indptr[b + 1])
         arriving = self.in_edges[lo:hi]
         if len(arriving) == 0:
@@ -575,6 +575,7 @@ class Router:
             return None
         e = int(arriving[k])
         path = [e]
+        pred = found.pred
         while int(pred[e]) >= 0:
             e = int(pred[e])
             path.append(e)
@@ -582,36 +583,27 @@ class Router:
         return path
 
     # ------------------------------------------------------------------ queries
-    @cached_property
-    def _indptr32(self) -> npt.NDArray[np.int32]:
-        return self.indptr.astype(np.int32)
-
     def matrix(self, weights: FloatArray) -> csr_array:
         """Return the CSR matrix of the graph with the given edge weights."""
         # 32-bit indices (csgraph's own type): no conversion copy per search
-        return csr_array((weights, self.dst, self._indptr32),
+        return csr_array((weights, self.dst, self.indptr.astype(np.int32)),
                          shape=(self.n_nodes, self.n_nodes))
 
-    # Searches reuse one matrix per direction and only swap its data: building and
-    # checking a CSR matrix costs more than a small bounded search on a city graph.
+    # The planner's searches run on compiled kernels (:mod:`ringroute._search`): a
+    # bounded search on a city graph takes less time than csgraph's checks of its
+    # input. Each graph draws its arc costs from the edge weights of the search.
     @cached_property
-    def _fwd(self) -> csr_array:
-        return self.matrix(self.length.copy())
+    def _fwd_graph(self) -> CSRGraph:
+        return CSRGraph(self.indptr, self.dst, np.arange(self.n_edges))
 
     @cached_property
-    def _bwd(self) -> csr_array:
-        return csr_array((self.length[self.in_edges], self.src[self.in_edges],
-                          self.in_indptr.astype(np.int32)),
-                         shape=(self.n_nodes, self.n_nodes))
+    def _bwd_graph(self) -> CSRGraph:
+        return CSRGraph(self.in_indptr, self.src[self.in_edges], self.in_edges)
 
     @cached_property
-    def _turn_matrix(self) -> csr_array:
+    def _turn_graph(self) -> CSRGraph:
         indptr, _, arc_to, pen = self._turns
-        return csr_array((pen.copy(), arc_to, indptr), shape=(self.n_edges, self.n_edges))
-
-    def _search_matrix(self, m: csr_array, data: FloatArray) -> csr_array:
-        m.data = np.asarray(data, dtype=np.float64)
-        return m
+        return CSRGraph(indptr, arc_to, arc_to, pen)
 
     def shortest_paths(
         self, source: int, weights: FloatArray | None = None, *, limit: float = np.inf
@@ -627,19 +619,42 @@ class Router:
         limit
             Stop exploring beyond this distance.
         """
-        m = self._search_matrix(self._fwd, self.cost if weights is None else weights)
-        dist, pred = dijkstra(m, directed=True, indices=source, return_predecessors=True,
-                              limit=limit)
-        return ShortestPaths(source, np.asarray(dist, dtype=float), np.asarray(pred))
+        found = self._fwd_graph.search(self.cost if weights is None else weights, source,
+                                       limit=limit)
+        return ShortestPaths(source, found.dist, found.pred)
+
+    def path(self, a: int, b: int, weights: FloatArray | None = None, *,
+             limit: float = np.inf) -> list[int] | None:
+        """Edge indices of the cheapest path from node index ``a`` to ``b``.
+
+        The search stops as soon as ``b`` is settled, so a near target costs a small
+        search whatever the ``limit``.
+
+        Parameters
+        ----------
+        a, b
+            Router node indices.
+        weights
+            Edge weights (default: bike cost).
+        limit
+            Give up beyond this cost.
+
+        Returns
+        -------
+        list of int or None
+            The path (empty if ``a == b``), or ``None`` if ``b`` is not reached.
+        """
+        if a == b:
+            return []
+        found = self._fwd_graph.search(self.cost if weights is None else weights, a,
+                                       limit=limit, stop=b)
+        return None if found.hit < 0 else found.arcs_to(b)
 
     def shortest_paths_many(
         self, sources: npt.ArrayLike, weights: FloatArray, *, limit: float = np.inf
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
-        """Bounded Dijkstra from several sources in one call (rows follow ``sources``)."""
-        m = self._search_matrix(self._fwd, weights)
-        dist, pred = dijkstra(m, directed=True, indices=np.asarray(sources),
-                              return_predecessors=True, limit=limit)
-        return np.atleast_2d(dist), np.atleast_2d(pred)
+        """Bounded Dijkstra from several sources (one row per source, in order)."""
+        return self._fwd_graph.rows(weights, sources, limit=limit)
 
     def shortest_paths_to(
         self, target: int, weights: FloatArray | None = None, *, limit: float = np.inf
@@ -648,11 +663,9 @@ class Router:
 
         ``pred[v]`` is then the next node from ``v`` towards ``target``.
         """
-        w = self.cost if weights is None else weights
-        m = self._search_matrix(self._bwd, w[self.in_edges])
-        dist, pred = dijkstra(m, directed=True, indices=target, return_predecessors=True,
-                              limit=limit)
-        return ShortestPaths(target, np.asarray(dist, dtype=float), np.asarray(pred))
+        found = self._bwd_graph.search(self.cost if weights is None else weights, target,
+                                       limit=limit)
+        return ShortestPaths(target, found.dist, found.pred)
 
     @cached_property
     def way_code(self) -> IntArray:

@@ -486,10 +486,9 @@ class _Planner:
             for a, b in pairwise(via):
                 if a == b:
                     continue
-                sp = r.shortest_paths(a, w, limit=3.0 * arc + 2000.0)
-                if not math.isfinite(sp.dist[b]):
+                leg = r.path(a, b, w, limit=3.0 * arc + 2000.0)
+                if leg is None:
                     break
-                leg = r.path_edges(sp, b)
                 new += leg
                 w[r.both_ways(leg)] = np.inf
             else:
@@ -584,11 +583,9 @@ class _Planner:
                 break
             _, v, leg1 = best
             w2 = self.penalized([*others, *leg1])
-            crow = math.hypot(float(r.xm[v] - r.xm[b]), float(r.ym[v] - r.ym[b]))
-            sp2 = r.shortest_paths(v, w2, limit=3.0 * crow + 3000.0)
-            if not math.isfinite(sp2.dist[b]):
-                sp2 = r.shortest_paths(v, w2)
-            leg2 = r.path_edges(sp2, b)
+            leg2 = r.path(v, b, w2)
+            if leg2 is None:
+                raise KeyError(b)
             controls = [*controls[: t + 1], v, *controls[t + 1:]]
             legs = [*legs[:t], leg1, leg2, *legs[t + 1:]]
             grown = True

@@ -1,0 +1,98 @@
+"""The compiled searches (``ringroute._search``) against scipy's Dijkstra."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+
+from ringroute._search import NO_PRED, CSRGraph
+from ringroute.network import Network
+
+
+def _random_graph(seed: int, n: int, n_arcs: int) -> tuple[CSRGraph, csr_array, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    tail = rng.integers(n, size=n_arcs)
+    head = rng.integers(n, size=n_arcs)
+    keep = tail != head
+    tail, head = tail[keep], head[keep]
+    # one arc per vertex pair (csgraph sums duplicates), sorted into CSR order
+    code = np.unique(tail * n + head)
+    tail, head = code // n, code % n
+    w = rng.uniform(0.5, 10.0, len(code))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(tail, minlength=n))])
+    graph = CSRGraph(indptr, head, np.arange(len(code)))
+    return graph, csr_array((w, (tail, head)), shape=(n, n)), w
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 60), density=st.floats(0.5, 4.0),
+       limit=st.sampled_from([3.0, 12.0, 30.0, np.inf]))
+def test_distances_and_trees_match_scipy(seed: int, n: int, density: float,
+                                         limit: float) -> None:
+    graph, m, w = _random_graph(seed, n, int(density * n) + 1)
+    source = seed % n
+    dist = dijkstra(m, directed=True, indices=source, limit=limit)
+    found = graph.search(w, source, limit=limit)
+    np.testing.assert_allclose(found.dist, dist, rtol=0, atol=1e-9)
+    reached = np.isfinite(dist)
+    assert np.array_equal(found.pred[~reached], np.full((~reached).sum(), NO_PRED))
+    # predecessors may differ only between paths of equal cost: each vertex's tree
+    # arc must be tight
+    for v in np.nonzero(reached)[0]:
+        if v == source:
+            assert found.pred[v] == NO_PRED and found.arcs_to(int(v)) == []
+            continue
+        arcs = found.arcs_to(int(v))
+        assert int(graph.heads[arcs[-1]]) == v
+        assert float(w[arcs].sum()) == pytest.approx(dist[v], abs=1e-9)
+
+
+def test_several_sources_with_offsets_reach_each_vertex_from_the_nearest() -> None:
+    graph, m, w = _random_graph(3, 40, 120)
+    sources = np.array([0, 7, 19])
+    offsets = np.array([0.0, 4.0, 2.5])
+    found = graph.search(w, sources, offsets=offsets)
+    each = dijkstra(m, directed=True, indices=sources) + offsets[:, None]
+    np.testing.assert_allclose(found.dist, each.min(axis=0), rtol=0, atol=1e-9)
+    reached = np.isfinite(found.dist)
+    best = sources[np.argmin(each, axis=0)]
+    assert np.array_equal(found.origin[reached], best[reached])
+    # one row per source, as csgraph gives them
+    rows, _ = graph.rows(w, sources, limit=15.0)
+    np.testing.assert_allclose(rows, dijkstra(m, directed=True, indices=sources, limit=15.0),
+                               rtol=0, atol=1e-9)
+
+
+def test_a_search_stops_at_the_first_target_settled(science_city: Network) -> None:
+    r = science_city.router
+    graph = r._fwd_graph
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        a, b, c = (int(x) for x in rng.integers(r.n_nodes, size=3))
+        full = graph.search(r.cost, a)
+        part = graph.search(r.cost, a, stop=[b, c])
+        first = b if full.dist[b] <= full.dist[c] else c
+        if not np.isfinite(full.dist[first]):
+            assert part.hit == -1
+            continue
+        assert part.hit in (b, c)
+        assert part.dist[part.hit] == full.dist[first]
+        assert part.arcs_to(part.hit) == full.arcs_to(part.hit)
+        # and it searched no farther than that
+        assert np.nanmax(np.where(np.isfinite(part.dist), part.dist, np.nan)) <= (
+            full.dist[first] + float(r.cost.max()))
+
+
+def test_infinite_weights_close_arcs_and_bad_shapes_are_refused() -> None:
+    graph = CSRGraph([0, 1, 2, 2], [1, 2], [0, 1])
+    assert graph.search(np.array([1.0, np.inf]), 0).dist.tolist() == [0.0, 1.0, np.inf]
+    assert graph.search(np.array([1.0, 2.0]), 0, limit=2.5).dist.tolist() == [0.0, 1.0,
+                                                                                np.inf]
+    with pytest.raises(ValueError, match="indptr ends at 2"):
+        CSRGraph([0, 1, 2, 2], [1, 2, 0], [0, 1, 2])
+    with pytest.raises(ValueError, match="2 offsets for 1 sources"):
+        graph.search(np.ones(2), [0], offsets=[0.0, 1.0])
