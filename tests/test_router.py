@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from tests.test_loop import _grid_network
 
@@ -221,3 +222,31 @@ def test_part_trail_is_tight_on_a_ladder() -> None:
     # so a walk of 1 km repeats at least 200 m (the ring and one rung there and back)
     assert r.least_repeat_m([0], 1000.0) == pytest.approx(200.0)
     assert r.least_repeat_m([0], 800.0) == 0.0
+
+
+def test_turn_minding_paths_are_cheapest(science_city: Network) -> None:
+    """route_with_turns against scipy's Dijkstra on the turn graph from all edges
+    leaving ``a`` (ranked without their own cost, which counts in choosing the edge
+    into ``b``): the path it gives costs the least, ways and turns."""
+    r = science_city.router
+    _, arc_from, arc_to, pen = r._turns
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        w = r.cost * rng.uniform(0.5, 3.0, r.n_edges)
+        a, b = (int(x) for x in rng.choice(np.nonzero(r.core)[0], size=2, replace=False))
+        first = np.arange(int(r.indptr[a]), int(r.indptr[a + 1]))
+        n = r.n_edges
+        dist, _, origin = dijkstra(
+            csr_array((w[arc_to] + pen, (arc_from, arc_to)), shape=(n, n)),
+            directed=True, indices=first, min_only=True, return_predecessors=True)
+        arriving = r.in_edges[r.in_indptr[b]:r.in_indptr[b + 1]]
+        total = dist[arriving] + w[origin[arriving].clip(0)]
+        best = float(total.min())
+        path = r.route_with_turns(a, b, w)
+        assert path is not None
+        assert int(r.src[path[0]]) == a and int(r.dst[path[-1]]) == b
+        assert all(int(r.dst[x]) == int(r.src[y]) for x, y in pairwise(path))
+        got = float(w[path].sum() + r.turn_penalty(path[:-1], path[1:]).sum())
+        assert got == pytest.approx(best, rel=1e-9)
+        # a bound below every edge into b (first edges not counted) finds nothing
+        assert r.route_with_turns(a, b, w, limit=0.99 * float(dist[arriving].min())) is None

@@ -87,6 +87,33 @@ def test_a_search_stops_at_the_first_target_settled(science_city: Network) -> No
             full.dist[first] + float(r.cost.max()))
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n_stop=st.integers(1, 6))
+def test_extras_choose_among_the_stops_without_changing_the_search(seed: int,
+                                                                  n_stop: int) -> None:
+    """With ``extra`` costs per source the search is the one without them, stopped
+    once no stop vertex can do better; the hit is the stop vertex whose distance
+    plus its source's extra is least."""
+    graph, m, w = _random_graph(seed, 50, 150)
+    rng = np.random.default_rng(seed)
+    sources = rng.choice(50, size=3, replace=False)
+    extra = rng.uniform(0.0, 8.0, 3)
+    stop = rng.choice(50, size=n_stop, replace=False)
+    dist, _, origin = dijkstra(m, directed=True, indices=sources, min_only=True,
+                               return_predecessors=True)
+    found = graph.search(w, sources, extra=extra, stop=stop)
+    reach = np.isfinite(dist[stop])
+    if not reach.any():
+        assert found.hit == -1
+        return
+    index = {int(s): k for k, s in enumerate(sources)}
+    total = np.where(reach, dist[stop] + [extra[index.get(int(o), 0)] for o in origin[stop]],
+                     np.inf)
+    assert found.hit == int(stop[np.argmin(total)])
+    assert found.dist[found.hit] == pytest.approx(dist[found.hit], abs=1e-9)
+    assert int(found.origin[found.hit]) == int(origin[found.hit])
+
+
 def test_infinite_weights_close_arcs_and_bad_shapes_are_refused() -> None:
     graph = CSRGraph([0, 1, 2, 2], [1, 2], [0, 1])
     assert graph.search(np.array([1.0, np.inf]), 0).dist.tolist() == [0.0, 1.0, np.inf]
@@ -94,5 +121,5 @@ def test_infinite_weights_close_arcs_and_bad_shapes_are_refused() -> None:
                                                                                 np.inf]
     with pytest.raises(ValueError, match="indptr ends at 2"):
         CSRGraph([0, 1, 2, 2], [1, 2, 0], [0, 1, 2])
-    with pytest.raises(ValueError, match="2 offsets for 1 sources"):
+    with pytest.raises(ValueError, match="2 offsets and 1 extras for 1 sources"):
         graph.search(np.ones(2), [0], offsets=[0.0, 1.0])

@@ -34,12 +34,19 @@ Int32Array = npt.NDArray[np.int32]
 
 
 def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
-            offsets: Any, limit: float, stop: Any, dist: Any, pred: Any, parc: Any,
-            origin: Any) -> int:
+            offsets: Any, extra: Any, limit: float, stop: Any, dist: Any, pred: Any,
+            parc: Any, origin: Any) -> int:
     # plain Python, compiled by numba below; fills dist, pred, parc (the arc each
     # vertex was reached by) and origin (the source it was reached from); returns
-    # the first vertex of ``stop`` settled, or -1
+    # the vertex of ``stop`` whose distance plus its source's ``extra`` is least
+    # (the first settled of equals), or -1
     n = dist.shape[0]
+    carry = np.zeros(n)  # the extra of the source each vertex is reached from
+    min_extra = np.inf
+    for k in range(extra.shape[0]):
+        min_extra = min(min_extra, extra[k])
+    best = np.inf
+    hit = -1
     for v in range(n):
         dist[v] = np.inf
         pred[v] = NO_PRED
@@ -59,6 +66,7 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
         if d0 <= limit and d0 < dist[s]:
             dist[s] = d0
             origin[s] = s
+            carry[s] = extra[k]
             # push (sift up)
             i = size
             size += 1
@@ -94,9 +102,14 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
         hval[i] = lv
         if done[v] or d > dist[v]:
             continue
+        if d + min_extra >= best:
+            break  # no stop vertex settled from now on does better
         done[v] = True
-        if want[v]:
-            return int(v)
+        if want[v] and d + carry[v] < best:
+            best = d + carry[v]
+            hit = v
+            if best <= d + min_extra:
+                break
         for j in range(indptr[v], indptr[v + 1]):
             u = heads[j]
             if done[u]:
@@ -107,6 +120,7 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
                 pred[u] = v
                 parc[u] = j
                 origin[u] = origin[v]
+                carry[u] = carry[v]
                 i = size
                 size += 1
                 while i > 0:
@@ -118,7 +132,7 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
                     i = p
                 hkey[i] = nd
                 hval[i] = u
-    return -1
+    return int(hit)
 
 
 _kernel = numba.njit(cache=True, nogil=True)(_search)
@@ -153,8 +167,8 @@ class CSRGraph:
         self.n_vertices = len(self.indptr) - 1
 
     def search(self, weights: FloatArray, sources: npt.ArrayLike, *,
-               offsets: npt.ArrayLike | None = None, limit: float = np.inf,
-               stop: npt.ArrayLike | None = None) -> Search:
+               offsets: npt.ArrayLike | None = None, extra: npt.ArrayLike | None = None,
+               limit: float = np.inf, stop: npt.ArrayLike | None = None) -> Search:
         """Dijkstra from all ``sources`` at once (each vertex reached from the nearest).
 
         Parameters
@@ -165,18 +179,26 @@ class CSRGraph:
             Start vertices.
         offsets
             Distance each source starts at (default 0).
+        extra
+            A cost added to the paths from each source (default 0) in choosing
+            among the ``stop`` vertices only: the search itself does not count it.
         limit
             Vertices farther than this are not reached.
         stop
-            Vertices to stop at: the search ends when the first of them is settled
-            (its distance and path are then final, those of vertices not settled are
-            not).
+            Vertices to stop at: the search ends once no vertex of them settled
+            later can do better (with no ``extra``, when the first is settled), and
+            :attr:`Search.hit` is the one whose distance plus ``extra`` is least.
+            The distances and paths of settled vertices are final, those of the
+            others are not.
         """
         src = np.atleast_1d(np.asarray(sources, dtype=np.int64))
         off = (np.zeros(len(src)) if offsets is None
                else np.atleast_1d(np.asarray(offsets, dtype=np.float64)))
-        if len(off) != len(src):
-            msg = f"search: {len(off)} offsets for {len(src)} sources"
+        more = (np.zeros(len(src)) if extra is None
+                else np.atleast_1d(np.asarray(extra, dtype=np.float64)))
+        if len(off) != len(src) or len(more) != len(src):
+            msg = (f"search: {len(off)} offsets and {len(more)} extras "
+                   f"for {len(src)} sources")
             raise ValueError(msg)
         halt = (np.empty(0, dtype=np.int64) if stop is None
                 else np.atleast_1d(np.asarray(stop, dtype=np.int64)))
@@ -186,7 +208,7 @@ class CSRGraph:
         pred = np.empty(n, dtype=np.int32)
         parc = np.empty(n, dtype=np.int64)
         origin = np.empty(n, dtype=np.int32)
-        hit = int(_kernel(self.indptr, self.heads, self.wsel, self.pen, w, src, off,
+        hit = int(_kernel(self.indptr, self.heads, self.wsel, self.pen, w, src, off, more,
                           float(limit), halt, dist, pred, parc, origin))
         return Search(dist, pred, parc, origin, hit)
 
@@ -204,7 +226,7 @@ class CSRGraph:
         halt = np.empty(0, dtype=np.int64)
         for k, s in enumerate(src.tolist()):
             _kernel(self.indptr, self.heads, self.wsel, self.pen, w,
-                    np.asarray([s], dtype=np.int64), zero, float(limit), halt,
+                    np.asarray([s], dtype=np.int64), zero, zero, float(limit), halt,
                     dist[k], pred[k], parc, origin)
         return dist, pred
 
@@ -224,7 +246,7 @@ class Search:
         self.parc = parc
         #: the source each was reached from (:data:`NO_PRED` if unreached)
         self.origin = origin
-        #: the first ``stop`` vertex settled, or -1
+        #: the ``stop`` vertex found (see :meth:`CSRGraph.search`), or -1
         self.hit = hit
 
     def arcs_to(self, v: int) -> list[int]:
@@ -238,6 +260,18 @@ class Search:
         if not np.isfinite(self.dist[v]):
             raise KeyError(v)
         return cast("list[int]", _walk(self.pred, self.parc, v).tolist())
+
+    def vertices_to(self, v: int) -> list[int]:
+        """The vertices of the path to vertex ``v``, from its source to ``v``.
+
+        Raises
+        ------
+        KeyError
+            If ``v`` was not reached.
+        """
+        if not np.isfinite(self.dist[v]):
+            raise KeyError(v)
+        return cast("list[int]", _walk_vertices(self.pred, v).tolist())
 
 
 def _walk_py(pred: Any, parc: Any, v: int) -> Any:
@@ -256,3 +290,23 @@ def _walk_py(pred: Any, parc: Any, v: int) -> Any:
 
 
 _walk = numba.njit(cache=True, nogil=True)(_walk_py)
+
+
+def _walk_vertices_py(pred: Any, v: int) -> Any:
+    n = 1
+    u = v
+    while pred[u] >= 0:
+        n += 1
+        u = pred[u]
+    out = np.empty(n, dtype=np.int64)
+    u = v
+    n -= 1
+    out[n] = u
+    while pred[u] >= 0:
+        u = pred[u]
+        n -= 1
+        out[n] = u
+    return out
+
+
+_walk_vertices = numba.njit(cache=True, nogil=True)(_walk_vertices_py)

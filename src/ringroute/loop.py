@@ -71,9 +71,6 @@ MAX_TARGET_KM = 1000.0
 #: The largest cycleway preference (see :class:`Preferences`).
 MAX_PREFER_CYCLEWAYS = 10.0
 _REUSE_PENALTY = 30.0
-#: bounds of a leg's searches (see ``_Planner.route_legs``): (factor, metres) for
-#: factor times the crow-fly distance plus metres; then no bound
-_LEG_BOUNDS = ((1.2, 500.0), (1.6, 1500.0), (3.0, 3000.0), (8.0, 8000.0))
 _EXACT_TSP_MAX = 7
 # length tuning: of the detours closest to the wanted length, prefer few turns (each
 # weighs like this many metres of length error; 200 or 360 m gave more main roads for
@@ -297,9 +294,6 @@ class _Planner:
         #: alongside way ``second[i]`` (see :func:`_way_partners`)
         empty = np.zeros(0, dtype=np.int64)
         self.alongside: tuple[IntArray, IntArray] = alongside or (empty, empty)
-        #: the bound (see :meth:`route_legs`) that met the last leg routed with and
-        #: without minding turns: the next leg's search starts one below it
-        self._met = {True: 0, False: 0}
 
     def derived(self, weights: FloatArray) -> _Planner:
         """A planner on the same network and ways alongside, with other weights."""
@@ -366,31 +360,12 @@ class _Planner:
             if a == b:
                 legs.append([])
                 continue
-            crow = math.hypot(float(r.xm[a] - r.xm[b]), float(r.ym[a] - r.ym[b]))
-            # bounded searches first: a target reached within the bound is reached
-            # by its optimal path, and a small bound explores a small disk. How far
-            # costs exceed lengths depends on the network and the weights (ways of
-            # earlier legs dearer, turns), so each search starts one bound below
-            # the one that met the last leg: on a grid of quiet streets the first,
-            # on the Science City's 50 km probes mostly the third minding turns.
-            # (Minding turns, a near-tie may go the other way under another bound:
-            # that search leaves the first edge's cost out. The bounds tried follow
-            # from the request alone, so the same request gives the same loop.)
-            limits = [f * crow + m for f, m in _LEG_BOUNDS] + [math.inf]
-            found = None
-            if turns:
-                for k in range(max(0, self._met[True] - 1), len(limits)):
-                    found = r.route_with_turns(a, b, w, limit=limits[k])
-                    if found is not None:
-                        self._met[True] = k
-                        break
+            # each search stops at b (see Router.path, Router.route_with_turns)
+            found = r.route_with_turns(a, b, w) if turns else None
             if found is None:  # plain search, or only a U-turn reaches b
-                for k in range(max(0, self._met[False] - 1), len(limits)):
-                    sp = r.shortest_paths(a, w, limit=limits[k])
-                    if math.isfinite(sp.dist[b]):
-                        self._met[False] = k
-                        break
-                found = r.path_edges(sp, b)
+                found = r.path(a, b, w)
+                if found is None:
+                    raise KeyError(b)
             path = found
             legs.append(path)
             if path:
