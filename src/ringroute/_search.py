@@ -138,6 +138,24 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
 _kernel = numba.njit(cache=True, nogil=True)(_search)
 
 
+def _rows(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
+          limit: float, dist: Any, pred: Any) -> None:
+    # one search per source into the rows of dist and pred (compiled below)
+    n = dist.shape[1]
+    zero = np.zeros(1)
+    one = np.empty(1, dtype=np.int64)
+    halt = np.empty(0, dtype=np.int64)
+    parc = np.empty(n, dtype=np.int64)
+    origin = np.empty(n, dtype=np.int32)
+    for k in range(sources.shape[0]):
+        one[0] = sources[k]
+        _kernel(indptr, heads, wsel, pen, w, one, zero, zero, limit, halt, dist[k], pred[k],
+                parc, origin)
+
+
+_rows_kernel = numba.njit(cache=True, nogil=True)(_rows)
+
+
 class CSRGraph:
     """A directed graph as CSR arrays, with arc costs drawn from per-edge weights.
 
@@ -219,15 +237,9 @@ class CSRGraph:
         n = self.n_vertices
         dist = np.empty((len(src), n))
         pred = np.empty((len(src), n), dtype=np.int32)
-        parc = np.empty(n, dtype=np.int64)
-        origin = np.empty(n, dtype=np.int32)
-        w = np.ascontiguousarray(weights, dtype=np.float64)
-        zero = np.zeros(1)
-        halt = np.empty(0, dtype=np.int64)
-        for k, s in enumerate(src.tolist()):
-            _kernel(self.indptr, self.heads, self.wsel, self.pen, w,
-                    np.asarray([s], dtype=np.int64), zero, zero, float(limit), halt,
-                    dist[k], pred[k], parc, origin)
+        _rows_kernel(self.indptr, self.heads, self.wsel, self.pen,
+                     np.ascontiguousarray(weights, dtype=np.float64), src, float(limit),
+                     dist, pred)
         return dist, pred
 
 
