@@ -114,6 +114,37 @@ def test_extras_choose_among_the_stops_without_changing_the_search(seed: int,
     assert int(found.origin[found.hit]) == int(origin[found.hit])
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 60))
+def test_searches_aimed_at_a_target_find_the_cheapest_path(seed: int, n: int) -> None:
+    """A*: with no arc cheaper than ``floor`` times its straight line, a search
+    aimed at the target finds a path as cheap as Dijkstra's, settling no more."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(0.0, 100.0, n), rng.uniform(0.0, 100.0, n)
+    code = np.unique(rng.integers(n, size=4 * n) * n + rng.integers(n, size=4 * n))
+    tail, head = code // n, code % n
+    keep = tail != head
+    tail, head = tail[keep], head[keep]
+    chord = np.hypot(x[tail] - x[head], y[tail] - y[head])
+    w = chord * rng.uniform(1.0, 3.0, len(tail)) + rng.uniform(0.0, 5.0, len(tail))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(tail, minlength=n))])
+    graph = CSRGraph(indptr, head, np.arange(len(tail)), xy=(x, y))
+    m = csr_array((w, (tail, head)), shape=(n, n))
+    a, b = 0, n - 1
+    dist = dijkstra(m, directed=True, indices=a)
+    aimed = graph.search(w, a, stop=b, toward=(x[b], y[b]), floor=1.0)
+    plain = graph.search(w, a, stop=b)
+    if not np.isfinite(dist[b]):
+        assert aimed.hit == plain.hit == -1
+        return
+    assert aimed.hit == plain.hit == b
+    assert aimed.dist[b] == pytest.approx(dist[b], rel=1e-12)
+    arcs = aimed.arcs_to(b)
+    assert float(w[arcs].sum()) == pytest.approx(dist[b], rel=1e-12)
+    settled = np.isfinite(aimed.dist) & (aimed.dist <= aimed.dist[b])
+    assert settled.sum() <= (np.isfinite(plain.dist) & (plain.dist <= plain.dist[b])).sum()
+
+
 def test_infinite_weights_close_arcs_and_bad_shapes_are_refused() -> None:
     graph = CSRGraph([0, 1, 2, 2], [1, 2], [0, 1])
     assert graph.search(np.array([1.0, np.inf]), 0).dist.tolist() == [0.0, 1.0, np.inf]
@@ -121,5 +152,7 @@ def test_infinite_weights_close_arcs_and_bad_shapes_are_refused() -> None:
                                                                                 np.inf]
     with pytest.raises(ValueError, match="indptr ends at 2"):
         CSRGraph([0, 1, 2, 2], [1, 2, 0], [0, 1, 2])
+    with pytest.raises(ValueError, match="toward needs the positions"):
+        graph.search(np.ones(2), [0], stop=2, toward=(0.0, 0.0), floor=1.0)
     with pytest.raises(ValueError, match="2 offsets and 1 extras for 1 sources"):
         graph.search(np.ones(2), [0], offsets=[0.0, 1.0])

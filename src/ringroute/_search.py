@@ -34,12 +34,14 @@ Int32Array = npt.NDArray[np.int32]
 
 
 def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
-            offsets: Any, extra: Any, limit: float, stop: Any, dist: Any, pred: Any,
-            parc: Any, origin: Any) -> int:
+            offsets: Any, extra: Any, limit: float, stop: Any, vx: Any, vy: Any,
+            tx: float, ty: float, floor: float, dist: Any, pred: Any, parc: Any,
+            origin: Any) -> int:
     # plain Python, compiled by numba below; fills dist, pred, parc (the arc each
     # vertex was reached by) and origin (the source it was reached from); returns
     # the vertex of ``stop`` whose distance plus its source's ``extra`` is least
-    # (the first settled of equals), or -1
+    # (the first settled of equals), or -1. With floor > 0 the heap is ordered by
+    # distance plus floor times the straight line from (vx, vy) to (tx, ty) (A*).
     n = dist.shape[0]
     carry = np.zeros(n)  # the extra of the source each vertex is reached from
     min_extra = np.inf
@@ -67,23 +69,24 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
             dist[s] = d0
             origin[s] = s
             carry[s] = extra[k]
-            # push (sift up)
-            i = size
+            key = d0
+            if floor > 0.0:
+                key += floor * np.sqrt((vx[s] - tx) ** 2 + (vy[s] - ty) ** 2)
+            i = size  # push (sift up)
             size += 1
             while i > 0:
                 p = (i - 1) >> 1
-                if hkey[p] <= d0:
+                if hkey[p] <= key:
                     break
                 hkey[i] = hkey[p]
                 hval[i] = hval[p]
                 i = p
-            hkey[i] = d0
+            hkey[i] = key
             hval[i] = s
     while size > 0:
-        d = hkey[0]
+        f = hkey[0]
         v = hval[0]
-        # pop (sift the last entry down from the root)
-        size -= 1
+        size -= 1  # pop (sift the last entry down from the root)
         lk = hkey[size]
         lv = hval[size]
         i = 0
@@ -100,15 +103,17 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
             i = c
         hkey[i] = lk
         hval[i] = lv
-        if done[v] or d > dist[v]:
-            continue
-        if d + min_extra >= best:
+        if done[v]:
+            continue  # an entry left behind when a shorter path was found
+        # keys never decrease from pop to pop, and a stop vertex's key is its distance
+        if f + min_extra >= best:
             break  # no stop vertex settled from now on does better
         done[v] = True
+        d = dist[v]
         if want[v] and d + carry[v] < best:
             best = d + carry[v]
             hit = v
-            if best <= d + min_extra:
+            if best <= f + min_extra:
                 break
         for j in range(indptr[v], indptr[v + 1]):
             u = heads[j]
@@ -121,16 +126,19 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
                 parc[u] = j
                 origin[u] = origin[v]
                 carry[u] = carry[v]
+                key = nd
+                if floor > 0.0:
+                    key += floor * np.sqrt((vx[u] - tx) ** 2 + (vy[u] - ty) ** 2)
                 i = size
                 size += 1
                 while i > 0:
                     p = (i - 1) >> 1
-                    if hkey[p] <= nd:
+                    if hkey[p] <= key:
                         break
                     hkey[i] = hkey[p]
                     hval[i] = hval[p]
                     i = p
-                hkey[i] = nd
+                hkey[i] = key
                 hval[i] = u
     return int(hit)
 
@@ -149,8 +157,8 @@ def _rows(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
     origin = np.empty(n, dtype=np.int32)
     for k in range(sources.shape[0]):
         one[0] = sources[k]
-        _kernel(indptr, heads, wsel, pen, w, one, zero, zero, limit, halt, dist[k], pred[k],
-                parc, origin)
+        _kernel(indptr, heads, wsel, pen, w, one, zero, zero, limit, halt, zero, zero,
+                0.0, 0.0, 0.0, dist[k], pred[k], parc, origin)
 
 
 _rows_kernel = numba.njit(cache=True, nogil=True)(_rows)
@@ -168,10 +176,14 @@ class CSRGraph:
         The weight each arc takes (an index into the ``weights`` of a search).
     pen
         A fixed cost added to each arc (default none).
+    xy
+        Each vertex's position (metres, two arrays), for searches aimed at a target
+        (see :meth:`search`).
     """
 
     def __init__(self, indptr: npt.ArrayLike, heads: npt.ArrayLike, wsel: npt.ArrayLike,
-                 pen: npt.ArrayLike | None = None) -> None:
+                 pen: npt.ArrayLike | None = None, *,
+                 xy: tuple[npt.ArrayLike, npt.ArrayLike] | None = None) -> None:
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.heads = np.ascontiguousarray(heads, dtype=np.int32)
         self.wsel = np.ascontiguousarray(wsel, dtype=np.int64)
@@ -183,10 +195,15 @@ class CSRGraph:
                    f"pen have {n_arcs}, {len(self.wsel)} and {len(self.pen)} entries")
             raise ValueError(msg)
         self.n_vertices = len(self.indptr) - 1
+        nowhere = np.zeros(0)
+        self.x, self.y = ((nowhere, nowhere) if xy is None else
+                          (np.ascontiguousarray(xy[0], dtype=np.float64),
+                           np.ascontiguousarray(xy[1], dtype=np.float64)))
 
     def search(self, weights: FloatArray, sources: npt.ArrayLike, *,
                offsets: npt.ArrayLike | None = None, extra: npt.ArrayLike | None = None,
-               limit: float = np.inf, stop: npt.ArrayLike | None = None) -> Search:
+               limit: float = np.inf, stop: npt.ArrayLike | None = None,
+               toward: tuple[float, float] | None = None, floor: float = 0.0) -> Search:
         """Dijkstra from all ``sources`` at once (each vertex reached from the nearest).
 
         Parameters
@@ -208,6 +225,12 @@ class CSRGraph:
             :attr:`Search.hit` is the one whose distance plus ``extra`` is least.
             The distances and paths of settled vertices are final, those of the
             others are not.
+        toward, floor
+            Aim the search at this point (A*): vertices are settled in the order of
+            their distance plus ``floor`` times their straight line to it. The stop
+            vertices must lie there, and no arc may cost less than ``floor`` times the
+            straight line between the positions of its ends (then the paths found
+            are as cheap as without aiming). Needs the graph's ``xy``.
         """
         src = np.atleast_1d(np.asarray(sources, dtype=np.int64))
         off = (np.zeros(len(src)) if offsets is None
@@ -221,13 +244,19 @@ class CSRGraph:
         halt = (np.empty(0, dtype=np.int64) if stop is None
                 else np.atleast_1d(np.asarray(stop, dtype=np.int64)))
         w = np.ascontiguousarray(weights, dtype=np.float64)
+        tx, ty = (0.0, 0.0) if toward is None else (float(toward[0]), float(toward[1]))
+        aim = 0.0 if toward is None else float(floor)
+        if aim > 0.0 and len(self.x) != self.n_vertices:
+            msg = "search: toward needs the positions of the graph's vertices (xy)"
+            raise ValueError(msg)
         n = self.n_vertices
         dist = np.empty(n)
         pred = np.empty(n, dtype=np.int32)
         parc = np.empty(n, dtype=np.int64)
         origin = np.empty(n, dtype=np.int32)
         hit = int(_kernel(self.indptr, self.heads, self.wsel, self.pen, w, src, off, more,
-                          float(limit), halt, dist, pred, parc, origin))
+                          float(limit), halt, self.x, self.y, tx, ty, aim, dist, pred, parc,
+                          origin))
         return Search(dist, pred, parc, origin, hit)
 
     def rows(self, weights: FloatArray, sources: npt.ArrayLike, *,

@@ -300,6 +300,11 @@ class _Planner:
         return _Planner(self.r, weights, self.tol_m, alongside=self.alongside)
 
     @cached_property
+    def floor(self) -> float:
+        """:meth:`Router.floor` of the weights: the aim of searches with them or dearer."""
+        return self.r.floor(self.w)
+
+    @cached_property
     def cycles(self) -> CycleSpace:
         """The network's faces, for repeat-free repairs (built on first use)."""
         return CycleSpace(self.r, self.w)
@@ -361,9 +366,9 @@ class _Planner:
                 legs.append([])
                 continue
             # each search stops at b (see Router.path, Router.route_with_turns)
-            found = r.route_with_turns(a, b, w) if turns else None
+            found = r.route_with_turns(a, b, w, floor=self.floor) if turns else None
             if found is None:  # plain search, or only a U-turn reaches b
-                found = r.path(a, b, w)
+                found = r.path(a, b, w, floor=self.floor)
                 if found is None:
                     raise KeyError(b)
             path = found
@@ -461,7 +466,7 @@ class _Planner:
             for a, b in pairwise(via):
                 if a == b:
                     continue
-                leg = r.path(a, b, w, limit=3.0 * arc + 2000.0)
+                leg = r.path(a, b, w, limit=3.0 * arc + 2000.0, floor=self.floor)
                 if leg is None:
                     break
                 new += leg
@@ -558,7 +563,7 @@ class _Planner:
                 break
             _, v, leg1 = best
             w2 = self.penalized([*others, *leg1])
-            leg2 = r.path(v, b, w2)
+            leg2 = r.path(v, b, w2, floor=self.floor)
             if leg2 is None:
                 raise KeyError(b)
             controls = [*controls[: t + 1], v, *controls[t + 1:]]
