@@ -250,3 +250,18 @@ def test_turn_minding_paths_are_cheapest(science_city: Network) -> None:
         assert got == pytest.approx(best, rel=1e-9)
         # a bound below every edge into b (first edges not counted) finds nothing
         assert r.route_with_turns(a, b, w, limit=0.99 * float(dist[arriving].min())) is None
+
+
+def test_floor_bounds_every_edge_by_its_straight_line() -> None:
+    """Router.floor: no edge costs less than floor times the straight line between its
+    ends, and the tightest edge meets it; an edge whose ends coincide bounds nothing."""
+    r = _grid_network(3, 3, 100.0, [False], [1.0, 0.7, 1.3], [False]).router
+    w = r.cost.copy()
+    chord = np.hypot(r.xm[r.src] - r.xm[r.dst], r.ym[r.src] - r.ym[r.dst])
+    f = r.floor(w)
+    assert (w >= f * chord).all()
+    assert f == pytest.approx(float((w / chord).min()), rel=1e-6)
+    # an edge of zero length between coinciding nodes: the others still bound
+    r.xm[1], r.ym[1] = r.xm[0], r.ym[0]
+    del r.__dict__["_inv_chord"]
+    assert r.floor(w) > 0

@@ -616,13 +616,14 @@ class Router:
 
         Searches aimed at a target (A*) with ``weights``, or any weights no lower,
         take this factor times the straight line as a lower bound of the cost left.
-        Where both ends of an edge coincide, it is 0 (no aim).
+        (An edge whose ends coincide bounds nothing.)
         """
         inv = self._inv_chord
-        if not (inv > 0).all():
+        apart = inv > 0
+        if not apart.any():
             return 0.0
         # a hair below: the straight lines are computed, not exact
-        return float((weights * inv).min()) * (1.0 - 1e-9)
+        return float((weights[apart] * inv[apart]).min()) * (1.0 - 1e-9)
 
     def shortest_paths(
         self, source: int, weights: FloatArray | None = None, *, limit: float = np.inf
