@@ -13,6 +13,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from tests.test_loop import _grid_network
 
+from ringroute._router import ShortestPaths
 from ringroute.network import Network
 
 
@@ -28,6 +29,15 @@ def test_searches_see_the_weights_of_each_call(science_city: Network) -> None:
         np.testing.assert_allclose(r.shortest_paths_to(a, w).dist, bwd)
         many, _ = r.shortest_paths_many([a, (a + 1) % r.n_nodes], w)
         np.testing.assert_allclose(many[0], fwd)
+        # paths read from the edges the searches recorded, as from the nodes alone
+        out, back = r.shortest_paths(a, w), r.shortest_paths_to(a, w)
+        bare_out = ShortestPaths(a, out.dist, out.pred)
+        bare_back = ShortestPaths(a, back.dist, back.pred)
+        for v in rng.choice(r.n_nodes, size=40, replace=False).tolist():
+            if np.isfinite(fwd[v]):
+                assert r.path_edges(out, v) == r.path_edges(bare_out, v)
+            if np.isfinite(bwd[v]):
+                assert r.path_edges_to(back, v) == r.path_edges_to(bare_back, v)
         # a turn-aware path costs at least the plain shortest path
         b = int(rng.integers(r.n_nodes))
         path = r.route_with_turns(a, b, w)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import numpy as np
@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 from ringroute._arrays import ranks
 from ringroute._geo import LocalProjection
 from ringroute._metrics import TURN_WINDOW_M, count_turns_xy
-from ringroute._search import CSRGraph
+from ringroute._search import CSRGraph, chain
 from ringroute._types import FloatArray, IntArray
 
 _SCAN_PAIRS = 3000  # from this many node pairs, Router.edges_between scans (see there)
@@ -101,6 +101,9 @@ class ShortestPaths:
     source: int
     dist: FloatArray
     pred: npt.NDArray[np.int32]
+    #: the edge joining each node to its ``pred`` (-1 for none; ``None`` where the
+    #: search did not record it)
+    edge: IntArray | None = None
 
 
 @dataclass(frozen=True)
@@ -641,7 +644,7 @@ class Router:
         """
         found = self._fwd_graph.search(self.cost if weights is None else weights, source,
                                        limit=limit)
-        return ShortestPaths(source, found.dist, found.pred)
+        return ShortestPaths(source, found.dist, found.pred, found.parc)
 
     def path(self, a: int, b: int, weights: FloatArray | None = None, *,
              limit: float = np.inf, floor: float | None = None) -> list[int] | None:
@@ -690,7 +693,8 @@ class Router:
         """
         found = self._bwd_graph.search(self.cost if weights is None else weights, target,
                                        limit=limit)
-        return ShortestPaths(target, found.dist, found.pred)
+        edge = np.where(found.parc >= 0, self.in_edges[found.parc], -1)
+        return ShortestPaths(target, found.dist, found.pred, edge)
 
     @cached_property
     def way_code(self) -> IntArray:
@@ -768,6 +772,8 @@ class Router:
             return []
         if not np.isfinite(sp.dist[target]):
             raise KeyError(target)
+        if sp.edge is not None:
+            return cast("list[int]", chain(sp.pred, sp.edge, target)[::-1].tolist())
         nodes = [target]
         node = target
         pred = sp.pred
@@ -781,6 +787,10 @@ class Router:
 
     def path_edges_to(self, sp: ShortestPaths, start: int) -> list[int]:
         """Edge indices from node index ``start`` to the target of :meth:`shortest_paths_to`."""
+        if sp.edge is not None:
+            if start != sp.source and sp.pred[start] < 0:
+                raise KeyError(start)
+            return cast("list[int]", chain(sp.pred, sp.edge, start).tolist())
         nodes = [start]
         node = start
         while node != sp.source:

@@ -300,7 +300,7 @@ class Search:
         """
         if not np.isfinite(self.dist[v]):
             raise KeyError(v)
-        return cast("list[int]", _walk(self.pred, self.parc, v).tolist())
+        return cast("list[int]", chain(self.pred, self.parc, v)[::-1].tolist())
 
     def vertices_to(self, v: int) -> list[int]:
         """The vertices of the path to vertex ``v``, from its source to ``v``.
@@ -315,7 +315,7 @@ class Search:
         return cast("list[int]", _walk_vertices(self.pred, v).tolist())
 
 
-def _walk_py(pred: Any, parc: Any, v: int) -> Any:
+def _chain_py(pred: Any, arc: Any, v: int) -> Any:
     n = 0
     u = v
     while pred[u] >= 0:
@@ -323,14 +323,23 @@ def _walk_py(pred: Any, parc: Any, v: int) -> Any:
         u = pred[u]
     out = np.empty(n, dtype=np.int64)
     u = v
-    while pred[u] >= 0:
-        n -= 1
-        out[n] = parc[u]
+    for k in range(n):
+        out[k] = arc[u]
         u = pred[u]
     return out
 
 
-_walk = numba.njit(cache=True, nogil=True)(_walk_py)
+_chain = numba.njit(cache=True, nogil=True)(_chain_py)
+
+
+def chain(pred: npt.NDArray[np.int32], arc: IntArray, v: int) -> IntArray:
+    """``arc`` of each vertex on the tree path from ``v`` up to its root, ``v``'s first.
+
+    ``pred`` is a search tree's predecessors (negative at the roots), ``arc`` anything
+    per vertex (e.g. the arc each was reached by).
+    """
+    out: IntArray = _chain(pred, arc, v)
+    return out
 
 
 def _walk_vertices_py(pred: Any, v: int) -> Any:
