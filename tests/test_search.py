@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
-from ringroute._search import NO_PRED, CSRGraph
+from ringroute._router import Router
+from ringroute._search import NO_PRED, CSRGraph, tree_sums
 from ringroute.network import Network
 
 
@@ -156,3 +157,49 @@ def test_infinite_weights_close_arcs_and_bad_shapes_are_refused() -> None:
         graph.search(np.ones(2), [0], stop=2, toward=(0.0, 0.0), floor=1.0)
     with pytest.raises(ValueError, match="2 offsets and 1 extras for 1 sources"):
         graph.search(np.ones(2), [0], offsets=[0.0, 1.0])
+
+
+def _pointer_jumping(r: Router, pred: np.ndarray, reverse: bool) -> np.ndarray:
+    # the vectorised sums tree_sums replaced (it must give the very same floats)
+    rows = np.atleast_2d(pred).astype(np.int64)
+    n = rows.shape[1]
+    flat = rows.ravel()
+    v = np.nonzero(flat >= 0)[0]
+    node = v % n
+    src, dst = (node, flat[v]) if reverse else (flat[v], node)
+    acc = np.zeros(flat.size)
+    acc[v] = r.length[r.edges_between(src, dst)]
+    anc = np.full(flat.size, -1, dtype=np.int64)
+    anc[v] = flat[v] + (v - node)
+    idx = v
+    while len(idx):
+        a = anc[idx]
+        acc[idx] += acc[a]
+        anc[idx] = anc[a]
+        idx = idx[anc[idx] >= 0]
+    return acc.reshape(rows.shape)
+
+
+def test_tree_sums_are_the_lengths_along_the_trees(science_city: Network) -> None:
+    r = science_city.router
+    rng = np.random.default_rng(3)
+    sources = rng.choice(r.n_nodes, size=4, replace=False)
+    dist, pred = r.shortest_paths_many(sources, r.cost, limit=6000.0)
+    sums = tree_sums(pred, r.indptr, r.dst, r.length)
+    assert np.array_equal(sums, _pointer_jumping(r, pred, reverse=False))
+    for k, s in enumerate(sources.tolist()):
+        sp = r.shortest_paths(s, r.cost, limit=6000.0)
+        for v in rng.choice(r.n_nodes, size=20, replace=False).tolist():
+            want = float(r.length[r.path_edges(sp, v)].sum()) if np.isfinite(dist[k, v]) else 0.0
+            assert sums[k, v] == pytest.approx(want, rel=1e-12, abs=1e-9)
+    back = r.shortest_paths_to(int(sources[0]), r.cost)
+    along = tree_sums(back.pred, r.indptr, r.dst, r.length, reverse=True)
+    assert along.shape == (r.n_nodes,)
+    assert np.array_equal(along, _pointer_jumping(r, back.pred, reverse=True)[0])
+    v = int(np.argmax(np.where(np.isfinite(back.dist), back.dist, -1.0)))
+    assert along[v] == pytest.approx(float(r.length[r.path_edges_to(back, v)].sum()))
+    # a step that is no arc of the graph
+    broken = back.pred.copy()
+    broken[v] = v
+    with pytest.raises(ValueError, match=f"no arc between vertex {v} and vertex {v}"):
+        tree_sums(broken, r.indptr, r.dst, r.length, reverse=True)

@@ -360,3 +360,87 @@ def _walk_vertices_py(pred: Any, v: int) -> Any:
 
 
 _walk_vertices = numba.njit(cache=True, nogil=True)(_walk_vertices_py)
+
+
+def _tree_sums_py(pred: Any, n: int, indptr: Any, heads: Any, values: Any, reverse: bool,
+                  out: Any) -> int:
+    # see tree_sums; returns the flat position of a step with no arc, or -1
+    size = pred.shape[0]
+    anc = np.full(size, -1, dtype=np.int64)
+    idx = np.empty(size, dtype=np.int64)
+    m = 0
+    for pos in range(size):
+        out[pos] = 0.0
+        p = pred[pos]
+        if p < 0:
+            continue
+        node = pos % n
+        a, b = (node, p) if reverse else (p, node)
+        arc = -1
+        for j in range(indptr[a], indptr[a + 1]):
+            if heads[j] == b:
+                arc = j
+                break
+        if arc < 0:
+            return pos
+        out[pos] = values[arc]
+        anc[pos] = pos - node + p
+        idx[m] = pos
+        m += 1
+    # pointer jumping: every round adds the sum of the ancestor's span, so each chain
+    # is summed in the same order as the vectorised rounds this replaces
+    acc = np.empty(m)
+    up = np.empty(m, dtype=np.int64)
+    while m > 0:
+        for k in range(m):
+            i = idx[k]
+            a = anc[i]
+            acc[k] = out[i] + out[a]
+            up[k] = anc[a]
+        kept = 0
+        for k in range(m):
+            i = idx[k]
+            out[i] = acc[k]
+            anc[i] = up[k]
+            if up[k] >= 0:
+                idx[kept] = i
+                kept += 1
+        m = kept
+    return -1
+
+
+_tree_sums = numba.njit(cache=True, nogil=True)(_tree_sums_py)
+
+
+def tree_sums(pred: npt.NDArray[np.int32], indptr: IntArray, heads: npt.ArrayLike,
+              values: FloatArray, *, reverse: bool = False) -> FloatArray:
+    """Sum ``values`` of the arcs along search trees, from each root to every vertex.
+
+    Parameters
+    ----------
+    pred
+        Predecessors of one search tree, or one row per tree (negative at roots
+        and vertices not reached, where the sum is 0).
+    indptr, heads
+        The graph (CSR), where the arc from ``pred[v]`` to ``v`` is looked up.
+    values
+        One per arc.
+    reverse
+        Look up the arc from ``v`` to ``pred[v]`` instead (a tree searched backwards).
+
+    Raises
+    ------
+    ValueError
+        If a step of a tree is not an arc of the graph.
+    """
+    rows = np.ascontiguousarray(np.atleast_2d(pred), dtype=np.int64)
+    n = rows.shape[1]
+    out = np.empty(rows.size)
+    bad = int(_tree_sums(rows.ravel(), n, np.ascontiguousarray(indptr, dtype=np.int64),
+                         np.ascontiguousarray(heads, dtype=np.int64),
+                         np.ascontiguousarray(values, dtype=np.float64), reverse, out))
+    if bad >= 0:
+        node, parent = bad % n, int(rows.ravel()[bad])
+        msg = f"tree_sums: no arc between vertex {parent} and vertex {node} of the tree"
+        raise ValueError(msg)
+    return out.reshape(rows.shape) if np.ndim(pred) == 2 else out

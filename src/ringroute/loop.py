@@ -56,6 +56,7 @@ from ringroute._exchange import Exchange
 from ringroute._metrics import TURN_ANGLE_DEG, class_shares, repeated_share, turns_per_km
 from ringroute._repair import diverge, lengthen, repair
 from ringroute._router import Router, ShortestPaths
+from ringroute._search import tree_sums
 from ringroute._straighten import straighten
 from ringroute._types import BoolArray, FloatArray, IntArray
 from ringroute.errors import DisconnectedSightsError, InfeasibleLoopError, InputError
@@ -603,27 +604,8 @@ class _Planner:
     def _tree_lengths(self, pred_rows: npt.NDArray[np.int32], *,
                       reverse: bool = False) -> FloatArray:
         """Tree lengths for one predecessor row, or for each row of a 2-D array."""
-        pred = np.atleast_2d(pred_rows).astype(np.int64)
-        n_rows, n = pred.shape
-        flat = pred.ravel()
-        has = flat >= 0
-        v = np.nonzero(has)[0]
-        node = v % n
-        src, dst = (node, flat[v]) if reverse else (flat[v], node)
-        acc = np.zeros(n_rows * n)
-        acc[v] = self.r.length[self.r.edges_between(src, dst)]
-        # ancestors as flat positions in the same row
-        anc = np.full(n_rows * n, -1, dtype=np.int64)
-        anc[v] = flat[v] + (v - node)
-        idx = v
-        while len(idx):
-            a = anc[idx]
-            acc[idx] += acc[a]
-            anc[idx] = anc[a]
-            idx = idx[anc[idx] >= 0]
-        # note: acc[a] may already include further ancestors; pointer jumping is exact
-        # because each step doubles the covered span of the chain.
-        return acc.reshape(pred.shape) if np.ndim(pred_rows) == 2 else acc
+        r = self.r
+        return tree_sums(pred_rows, r.indptr, r.dst, r.length, reverse=reverse)
 
     # -- length tuning -----------------------------------------------------------
     def tune(self, edges: list[int], protected: set[int], target_m: float,
