@@ -87,6 +87,9 @@ class CycleSpace:
         self.length_m = ways.length_m
         self.fwd, self.bwd = ways.fwd, ways.bwd
         self.leave_a, self.leave_b = ways.leave_a, ways.leave_b
+        # what face_turn_delta works out, by face and by node and ways there
+        self._face_at: dict[int, dict[int, set[int]]] = {}
+        self._turn_memo: dict[tuple[int, ...], float] = {}
         n_phys = len(self.a)
         # extra cost per metre of each way (its cheaper direction)
         per_m = np.full(n_phys, np.inf)
@@ -201,13 +204,23 @@ class CycleSpace:
         for a loop that pairs the set's ways there so that it turns least.
         """
         delta = 0.0
-        for v, ws in self._by_node(self.face_ways(f)).items():
+        face_at = self._face_at.get(f)
+        if face_at is None:  # the straightening asks for the same faces again and again
+            face_at = self._face_at[f] = self._by_node(self.face_ways(f))
+        for v, ws in face_at.items():
             cur = at.get(v, set())
             delta += self._node_turn_m(v, sorted(cur ^ ws)) - self._node_turn_m(v, sorted(cur))
         return delta
 
     def _node_turn_m(self, v: int, ways: Sequence[int]) -> float:
         """Turn cost at node ``v`` of a loop riding ``ways`` there, paired to turn least."""
+        key = (v, *ways)
+        known = self._turn_memo.get(key)
+        if known is None:
+            known = self._turn_memo[key] = self._node_turn_m_uncached(v, ways)
+        return known
+
+    def _node_turn_m_uncached(self, v: int, ways: Sequence[int]) -> float:
         k = len(ways)
         if k < 2:
             return 0.0
