@@ -540,7 +540,7 @@ class Router:
         arc_from, arc_to, pen = arc_from[order], arc_to[order], pen[order]
         indptr = np.zeros(self.n_edges + 1, dtype=np.int64)
         np.add.at(indptr, arc_from + 1, 1)
-        # csgraph works on 32-bit indices; handing it those saves a copy per search
+        # 32-bit indices, the type the compiled searches (and scipy.sparse) take
         return (np.cumsum(indptr).astype(np.int32), arc_from, arc_to.astype(np.int32), pen)
 
     def turn_angle_deg(self, e_in: npt.ArrayLike, e_out: npt.ArrayLike) -> FloatArray:
