@@ -348,8 +348,10 @@ def build_router(net: Network) -> tuple[float, float | None]:
 
     The planner computes ``Router.core`` (the 2-edge-connected part), the bound on
     what a loop rides once in each part (``Router.part_trail_m``) and
-    ``Network.alongside`` (ways alongside each other) on first use; timing them here
-    keeps that one-off cost out of the first request's planning time.
+    ``Network.alongside`` (ways alongside each other) on first use, and loads its
+    compiled searches (``ringroute._search``) on the first search in a process;
+    timing them here keeps those one-off costs out of the first request's planning
+    time.
     """
     t0 = time.perf_counter()
     router = net.router
@@ -362,6 +364,12 @@ def build_router(net: Network) -> tuple[float, float | None]:
         _ = router.part_trail_m
     if hasattr(type(net), "alongside"):
         _ = net.alongside
+    try:
+        from ringroute._search import warm_up  # not in versions before the compiled searches
+    except ImportError:
+        pass
+    else:
+        warm_up()
     return router_s, time.perf_counter() - t0
 
 
@@ -708,7 +716,8 @@ def print_network(s: Summary) -> None:
     cached = "n/a" if i.cached_s is None else f"{i.cached_s:.2f} s"
     what = "generate" if i.kind == "synthetic" else "cold"
     core = ("" if i.core_s is None
-            else f" (+ lazy core, trail bounds and ways alongside {i.core_s:.2f} s)")
+            else f" (+ lazy core, trail bounds, ways alongside and compiled searches "
+                  f"{i.core_s:.2f} s)")
     print(f"   load: {what} {i.cold_s:.2f} s ({i.cold_detail}); cached {cached}; "
           f"router build {i.router_s:.2f} s{core}")
     if s.runs_km:

@@ -10,7 +10,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
 from ringroute._router import Router
-from ringroute._search import NO_PRED, CSRGraph, tree_sums
+from ringroute._search import NO_PRED, CSRGraph, tree_sums, warm_up
 from ringroute.network import Network
 
 
@@ -203,3 +203,13 @@ def test_tree_sums_are_the_lengths_along_the_trees(science_city: Network) -> Non
     broken[v] = v
     with pytest.raises(ValueError, match=f"no arc between vertex {v} and vertex {v}"):
         tree_sums(broken, r.indptr, r.dst, r.length, reverse=True)
+
+
+def test_warm_up_loads_every_kernel() -> None:
+    """After warm_up each compiled kernel has its one signature: nothing is compiled
+    during a timed search."""
+    import ringroute._search as search
+
+    assert warm_up() >= 0.0
+    for name in ("_kernel", "_rows_kernel", "_chain", "_walk_vertices", "_tree_sums"):
+        assert len(getattr(search, name).signatures) == 1, name
