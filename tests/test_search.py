@@ -153,6 +153,21 @@ def test_infinite_weights_close_arcs_and_bad_shapes_are_refused() -> None:
                                                                                 np.inf]
     with pytest.raises(ValueError, match="indptr ends at 2"):
         CSRGraph([0, 1, 2, 2], [1, 2, 0], [0, 1, 2])
+    # the kernels do not check bounds, so every index is checked before
+    with pytest.raises(ValueError, match=r"sources must lie in 0\.\.2"):
+        graph.search(np.ones(2), [3])
+    with pytest.raises(ValueError, match=r"stop must lie in 0\.\.2"):
+        graph.search(np.ones(2), [0], stop=[-1])
+    with pytest.raises(ValueError, match="1 weights, the graph's arcs need 2"):
+        graph.rows(np.ones(1), [0])
+    with pytest.raises(ValueError, match=r"heads must lie in 0\.\.2"):
+        CSRGraph([0, 1, 2, 2], [1, 3], [0, 1])
+    with pytest.raises(ValueError, match="xy holds 2 and 3 positions for 3 vertices"):
+        CSRGraph([0, 1, 2, 2], [1, 2], [0, 1], xy=([0.0, 1.0], [0.0, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="predecessors must lie below 3"):
+        tree_sums(np.array([-9999, 0, 5]), graph.indptr, graph.heads, np.ones(2))
+    with pytest.raises(ValueError, match="trees of 2 vertices on a graph of 3"):
+        tree_sums(np.array([-9999, 0]), graph.indptr, graph.heads, np.ones(2))
     with pytest.raises(ValueError, match="toward needs the positions"):
         graph.search(np.ones(2), [0], stop=2, toward=(0.0, 0.0), floor=1.0)
     with pytest.raises(ValueError, match="2 offsets and 1 extras for 1 sources"):

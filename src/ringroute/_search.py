@@ -32,6 +32,7 @@ from ringroute._types import FloatArray, IntArray
 NO_PRED = -9999
 
 Int32Array = npt.NDArray[np.int32]
+_NOWHERE = np.zeros(0, dtype=np.int64)
 
 
 def _push_py(hkey: Any, hval: Any, size: int, key: float, val: int) -> int:
@@ -204,10 +205,43 @@ class CSRGraph:
                    f"pen have {n_arcs}, {len(self.wsel)} and {len(self.pen)} entries")
             raise ValueError(msg)
         self.n_vertices = len(self.indptr) - 1
+        # the kernels do not check bounds: every index is checked here or per search
+        if n_arcs and not (int(self.heads.min()) >= 0 and
+                           int(self.heads.max()) < self.n_vertices):
+            msg = f"CSRGraph: heads must lie in 0..{self.n_vertices - 1}"
+            raise ValueError(msg)
+        if n_arcs and int(self.wsel.min()) < 0:
+            msg = "CSRGraph: wsel must not be negative"
+            raise ValueError(msg)
+        #: searches need at least this many weights
+        self.n_weights = int(self.wsel.max()) + 1 if n_arcs else 0
         nowhere = np.zeros(0)
         self.x, self.y = ((nowhere, nowhere) if xy is None else
                           (np.ascontiguousarray(xy[0], dtype=np.float64),
                            np.ascontiguousarray(xy[1], dtype=np.float64)))
+        if xy is not None and not (len(self.x) == len(self.y) == self.n_vertices):
+            msg = (f"CSRGraph: xy holds {len(self.x)} and {len(self.y)} positions "
+                   f"for {self.n_vertices} vertices")
+            raise ValueError(msg)
+
+    def _checked(self, weights: FloatArray, vertices: npt.ArrayLike, name: str
+                 ) -> tuple[FloatArray, IntArray]:
+        """``weights`` and ``vertices`` as the kernels take them, or ``ValueError``."""
+        w = np.ascontiguousarray(weights, dtype=np.float64)
+        if len(w) < self.n_weights:
+            msg = f"search: {len(w)} weights, the graph's arcs need {self.n_weights}"
+            raise ValueError(msg)
+        if isinstance(vertices, int | np.integer):  # most searches: no array checks
+            k = int(vertices)
+            if not 0 <= k < self.n_vertices:
+                msg = f"search: {name} must lie in 0..{self.n_vertices - 1}"
+                raise ValueError(msg)
+            return w, np.array([k], dtype=np.int64)
+        v = np.atleast_1d(np.asarray(vertices, dtype=np.int64))
+        if len(v) and not (int(v.min()) >= 0 and int(v.max()) < self.n_vertices):
+            msg = f"search: {name} must lie in 0..{self.n_vertices - 1}"
+            raise ValueError(msg)
+        return w, v
 
     def search(self, weights: FloatArray, sources: npt.ArrayLike, *,
                offsets: npt.ArrayLike | None = None, extra: npt.ArrayLike | None = None,
@@ -241,7 +275,7 @@ class CSRGraph:
             straight line between the positions of its ends (then the paths found
             are as cheap as without aiming). Needs the graph's ``xy``.
         """
-        src = np.atleast_1d(np.asarray(sources, dtype=np.int64))
+        w, src = self._checked(weights, sources, "sources")
         off = (np.zeros(len(src)) if offsets is None
                else np.atleast_1d(np.asarray(offsets, dtype=np.float64)))
         more = (np.zeros(len(src)) if extra is None
@@ -250,9 +284,7 @@ class CSRGraph:
             msg = (f"search: {len(off)} offsets and {len(more)} extras "
                    f"for {len(src)} sources")
             raise ValueError(msg)
-        halt = (np.empty(0, dtype=np.int64) if stop is None
-                else np.atleast_1d(np.asarray(stop, dtype=np.int64)))
-        w = np.ascontiguousarray(weights, dtype=np.float64)
+        halt = _NOWHERE if stop is None else self._checked(w, stop, "stop")[1]
         tx, ty = (0.0, 0.0) if toward is None else (float(toward[0]), float(toward[1]))
         aim = 0.0 if toward is None else float(floor)
         if aim > 0.0 and len(self.x) != self.n_vertices:
@@ -271,12 +303,11 @@ class CSRGraph:
     def rows(self, weights: FloatArray, sources: npt.ArrayLike, *,
              limit: float = np.inf) -> tuple[FloatArray, Int32Array]:
         """One search per source: distances and predecessors, one row per source."""
-        src = np.atleast_1d(np.asarray(sources, dtype=np.int64))
+        w, src = self._checked(weights, sources, "sources")
         n = self.n_vertices
         dist = np.empty((len(src), n))
         pred = np.empty((len(src), n), dtype=np.int32)
-        _rows_kernel(self.indptr, self.heads, self.wsel, self.pen,
-                     np.ascontiguousarray(weights, dtype=np.float64), src, float(limit),
+        _rows_kernel(self.indptr, self.heads, self.wsel, self.pen, w, src, float(limit),
                      dist, pred)
         return dist, pred
 
@@ -444,10 +475,17 @@ def tree_sums(pred: npt.NDArray[np.int32], indptr: IntArray, heads: npt.ArrayLik
     """
     rows = np.ascontiguousarray(np.atleast_2d(pred), dtype=np.int64)
     n = rows.shape[1]
+    arcs = np.ascontiguousarray(heads, dtype=np.int64)
+    if len(indptr) != n + 1 or len(values) < int(indptr[-1]) or int(indptr[-1]) > len(arcs):
+        msg = (f"tree_sums: trees of {n} vertices on a graph of {len(indptr) - 1} "
+               f"with {len(arcs)} arcs and {len(values)} values")
+        raise ValueError(msg)
+    if rows.size and int(rows.max()) >= n:
+        msg = f"tree_sums: predecessors must lie below {n}"
+        raise ValueError(msg)
     out = np.empty(rows.size)
     bad = int(_tree_sums(rows.ravel(), n, np.ascontiguousarray(indptr, dtype=np.int64),
-                         np.ascontiguousarray(heads, dtype=np.int64),
-                         np.ascontiguousarray(values, dtype=np.float64), reverse, out))
+                         arcs, np.ascontiguousarray(values, dtype=np.float64), reverse, out))
     if bad >= 0:
         node, parent = bad % n, int(rows.ravel()[bad])
         msg = f"tree_sums: no arc between vertex {parent} and vertex {node} of the tree"
