@@ -378,6 +378,9 @@ def chain(pred: npt.NDArray[np.int32], arc: IntArray, v: int) -> IntArray:
     ``pred`` is a search tree's predecessors (negative at the roots), ``arc`` anything
     per vertex (e.g. the arc each was reached by).
     """
+    if not (0 <= v < len(pred) and len(arc) == len(pred)):
+        msg = f"chain: vertex {v} of a tree of {len(pred)} (with {len(arc)} arcs)"
+        raise ValueError(msg)
     out: IntArray = _chain(pred, arc, v)
     return out
 
