@@ -49,6 +49,8 @@ def test_distances_and_trees_match_scipy(seed: int, n: int, density: float,
             continue
         arcs = found.arcs_to(int(v))
         assert int(graph.heads[arcs[-1]]) == v
+        # the same path as vertices: the source, then each arc's head
+        assert found.vertices_to(int(v)) == [source, *graph.heads[arcs].tolist()]
         assert float(w[arcs].sum()) == pytest.approx(dist[v], abs=1e-9)
 
 
@@ -226,5 +228,5 @@ def test_warm_up_loads_every_kernel() -> None:
     import ringroute._search as search
 
     assert warm_up() >= 0.0
-    for name in ("_kernel", "_rows_kernel", "_chain", "_walk_vertices", "_tree_sums"):
+    for name in ("_kernel", "_rows_kernel", "_chain", "_tree_sums"):
         assert len(getattr(search, name).signatures) == 1, name

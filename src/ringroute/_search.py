@@ -331,28 +331,19 @@ class Search:
         self.hit = hit
 
     def arcs_to(self, v: int) -> list[int]:
-        """The arcs of the path to vertex ``v`` (empty for a source), first arc first.
-
-        Raises
-        ------
-        KeyError
-            If ``v`` was not reached.
-        """
-        if not np.isfinite(self.dist[v]):
-            raise KeyError(v)
-        return cast("list[int]", chain(self.pred, self.parc, v)[::-1].tolist())
+        """The arcs of the path to vertex ``v``, first arc first (``KeyError`` if not reached)."""
+        return self._along(v, self.parc)
 
     def vertices_to(self, v: int) -> list[int]:
-        """The vertices of the path to vertex ``v``, from its source to ``v``.
+        """The vertices of the path to vertex ``v``, its source first (``KeyError``: unreached)."""
+        after = self._along(v, np.arange(len(self.pred)))
+        return [int(self.origin[v]), *after]
 
-        Raises
-        ------
-        KeyError
-            If ``v`` was not reached.
-        """
+    def _along(self, v: int, per_vertex: IntArray) -> list[int]:
+        # per_vertex of each vertex on the path after its source, in order
         if not np.isfinite(self.dist[v]):
             raise KeyError(v)
-        return cast("list[int]", _walk_vertices(self.pred, v).tolist())
+        return cast("list[int]", chain(self.pred, per_vertex, v)[::-1].tolist())
 
 
 def _chain_py(pred: Any, arc: Any, v: int) -> Any:
@@ -385,24 +376,6 @@ def chain(pred: npt.NDArray[np.int32], arc: IntArray, v: int) -> IntArray:
     return out
 
 
-def _walk_vertices_py(pred: Any, v: int) -> Any:
-    n = 1
-    u = v
-    while pred[u] >= 0:
-        n += 1
-        u = pred[u]
-    out = np.empty(n, dtype=np.int64)
-    u = v
-    n -= 1
-    out[n] = u
-    while pred[u] >= 0:
-        u = pred[u]
-        n -= 1
-        out[n] = u
-    return out
-
-
-_walk_vertices = numba.njit(cache=True, nogil=True)(_walk_vertices_py)
 
 
 def _tree_sums_py(pred: Any, n: int, indptr: Any, heads: Any, values: Any, reverse: bool,
