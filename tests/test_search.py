@@ -230,3 +230,17 @@ def test_warm_up_loads_every_kernel() -> None:
     assert warm_up() >= 0.0
     for name in ("_kernel", "_rows_kernel", "_chain", "_tree_sums"):
         assert len(getattr(search, name).signatures) == 1, name
+
+
+def test_reversed_turns_every_arc_round(science_city: Network) -> None:
+    """CSRGraph.reversed: the router's reversed road graph is its incoming-edge
+    arrays, and a search on a reversed graph gives the distances towards a vertex."""
+    r = science_city.router
+    back = r._fwd_graph.reversed()
+    assert np.array_equal(back.indptr, r.in_indptr)
+    assert np.array_equal(back.wsel, r.in_edges)
+    assert np.array_equal(back.heads, r.src[r.in_edges])
+    graph, m, w = _random_graph(5, 40, 140)
+    towards = graph.reversed().search(w, 3).dist
+    np.testing.assert_allclose(towards, dijkstra(m.T.tocsr(), directed=True, indices=3),
+                               rtol=0, atol=1e-9)

@@ -92,11 +92,7 @@ class Exchange:
     @cached_property
     def _reverse(self) -> CSRGraph:
         """The turn graph reversed: its arcs run from the edge entered to the edge left."""
-        _, arc_from, arc_to, _ = self.r._turns
-        order = np.argsort(arc_to, kind="stable")
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(arc_to, minlength=self.r.n_edges))])
-        return CSRGraph(indptr, arc_from[order], arc_to[order],
-                        self._turn_m(arc_from[order], arc_to[order]))
+        return self._graph.reversed()
 
     def weights(self, corridor: BoolArray) -> FloatArray:
         """The bike cost of each edge, with the ways of ``corridor`` closed."""

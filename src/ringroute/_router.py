@@ -596,7 +596,8 @@ class Router:
 
     @cached_property
     def _bwd_graph(self) -> CSRGraph:
-        return CSRGraph(self.in_indptr, self.src[self.in_edges], self.in_edges)
+        # arc j of it is edge in_edges[j] turned round (both order arcs by tail)
+        return self._fwd_graph.reversed()
 
     @cached_property
     def _turn_graph(self) -> CSRGraph:

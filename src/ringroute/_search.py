@@ -224,6 +224,18 @@ class CSRGraph:
                    f"for {self.n_vertices} vertices")
             raise ValueError(msg)
 
+    def reversed(self) -> CSRGraph:
+        """The graph with every arc turned round, keeping its weight and fixed cost.
+
+        Each vertex's arcs in the new graph come in the order of their tails.
+        """
+        tails = np.repeat(np.arange(self.n_vertices), np.diff(self.indptr))
+        order = np.argsort(self.heads, kind="stable")
+        indptr = np.zeros(self.n_vertices + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.heads, minlength=self.n_vertices), out=indptr[1:])
+        return CSRGraph(indptr, tails[order], self.wsel[order], self.pen[order],
+                        xy=(self.x, self.y) if len(self.x) else None)
+
     def _checked(self, weights: FloatArray, vertices: npt.ArrayLike, name: str
                  ) -> tuple[FloatArray, IntArray]:
         """``weights`` and ``vertices`` as the kernels take them, or ``ValueError``."""
