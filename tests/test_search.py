@@ -54,12 +54,11 @@ def test_distances_and_trees_match_scipy(seed: int, n: int, density: float,
         assert float(w[arcs].sum()) == pytest.approx(dist[v], abs=1e-9)
 
 
-def test_several_sources_with_offsets_reach_each_vertex_from_the_nearest() -> None:
+def test_several_sources_reach_each_vertex_from_the_nearest() -> None:
     graph, m, w = _random_graph(3, 40, 120)
     sources = np.array([0, 7, 19])
-    offsets = np.array([0.0, 4.0, 2.5])
-    found = graph.search(w, sources, offsets=offsets)
-    each = dijkstra(m, directed=True, indices=sources) + offsets[:, None]
+    found = graph.search(w, sources)
+    each = dijkstra(m, directed=True, indices=sources)
     np.testing.assert_allclose(found.dist, each.min(axis=0), rtol=0, atol=1e-9)
     reached = np.isfinite(found.dist)
     best = sources[np.argmin(each, axis=0)]
@@ -172,8 +171,8 @@ def test_infinite_weights_close_arcs_and_bad_shapes_are_refused() -> None:
         tree_sums(np.array([-9999, 0]), graph.indptr, graph.heads, np.ones(2))
     with pytest.raises(ValueError, match="toward needs the positions"):
         graph.search(np.ones(2), [0], stop=2, toward=(0.0, 0.0), floor=1.0)
-    with pytest.raises(ValueError, match="2 offsets and 1 extras for 1 sources"):
-        graph.search(np.ones(2), [0], offsets=[0.0, 1.0])
+    with pytest.raises(ValueError, match="2 extras for 1 sources"):
+        graph.search(np.ones(2), [0], extra=[0.0, 1.0])
 
 
 def _pointer_jumping(r: Router, pred: np.ndarray, reverse: bool) -> np.ndarray:

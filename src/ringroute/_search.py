@@ -85,7 +85,7 @@ _aim = numba.njit(cache=True, inline="always")(_aim_py)
 
 
 def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
-            offsets: Any, extra: Any, limit: float, stop: Any, vx: Any, vy: Any,
+            extra: Any, limit: float, stop: Any, vx: Any, vy: Any,
             tx: float, ty: float, floor: float, dist: Any, pred: Any, parc: Any,
             origin: Any) -> int:
     # plain Python, compiled by numba below; fills dist, pred, parc (the arc each
@@ -115,13 +115,11 @@ def _search(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
     size = 0
     for k in range(sources.shape[0]):
         s = sources[k]
-        d0 = offsets[k]
-        if d0 <= limit and d0 < dist[s]:
-            dist[s] = d0
+        if limit >= 0.0 and dist[s] > 0.0:  # each source once
+            dist[s] = 0.0
             origin[s] = s
             carry[s] = extra[k]
-            key = d0 + _aim(vx, vy, s, tx, ty, floor)
-            size = _push(hkey, hval, size, key, s)
+            size = _push(hkey, hval, size, _aim(vx, vy, s, tx, ty, floor), s)
     while size > 0:
         f = hkey[0]
         v = hval[0]
@@ -167,7 +165,7 @@ def _rows(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
     origin = np.empty(n, dtype=np.int32)
     for k in range(sources.shape[0]):
         one[0] = sources[k]
-        _kernel(indptr, heads, wsel, pen, w, one, zero, zero, limit, halt, zero, zero,
+        _kernel(indptr, heads, wsel, pen, w, one, zero, limit, halt, zero, zero,
                 0.0, 0.0, 0.0, dist[k], pred[k], parc, origin)
 
 
@@ -256,8 +254,8 @@ class CSRGraph:
         return w, v
 
     def search(self, weights: FloatArray, sources: npt.ArrayLike, *,
-               offsets: npt.ArrayLike | None = None, extra: npt.ArrayLike | None = None,
-               limit: float = np.inf, stop: npt.ArrayLike | None = None,
+               extra: npt.ArrayLike | None = None, limit: float = np.inf,
+               stop: npt.ArrayLike | None = None,
                toward: tuple[float, float] | None = None, floor: float = 0.0) -> Search:
         """Dijkstra from all ``sources`` at once (each vertex reached from the nearest).
 
@@ -267,8 +265,6 @@ class CSRGraph:
             The weights the arcs draw on (see ``wsel``); none negative.
         sources
             Start vertices.
-        offsets
-            Distance each source starts at (default 0).
         extra
             A cost added to the paths from each source (default 0) in choosing
             among the ``stop`` vertices only: the search itself does not count it.
@@ -288,13 +284,10 @@ class CSRGraph:
             are as cheap as without aiming). Needs the graph's ``xy``.
         """
         w, src = self._checked(weights, sources, "sources")
-        off = (np.zeros(len(src)) if offsets is None
-               else np.atleast_1d(np.asarray(offsets, dtype=np.float64)))
         more = (np.zeros(len(src)) if extra is None
                 else np.atleast_1d(np.asarray(extra, dtype=np.float64)))
-        if len(off) != len(src) or len(more) != len(src):
-            msg = (f"search: {len(off)} offsets and {len(more)} extras "
-                   f"for {len(src)} sources")
+        if len(more) != len(src):
+            msg = f"search: {len(more)} extras for {len(src)} sources"
             raise ValueError(msg)
         halt = _NOWHERE if stop is None else self._checked(w, stop, "stop")[1]
         tx, ty = (0.0, 0.0) if toward is None else (float(toward[0]), float(toward[1]))
@@ -307,7 +300,7 @@ class CSRGraph:
         pred = np.empty(n, dtype=np.int32)
         parc = np.empty(n, dtype=np.int64)
         origin = np.empty(n, dtype=np.int32)
-        hit = int(_kernel(self.indptr, self.heads, self.wsel, self.pen, w, src, off, more,
+        hit = int(_kernel(self.indptr, self.heads, self.wsel, self.pen, w, src, more,
                           float(limit), halt, self.x, self.y, tx, ty, aim, dist, pred, parc,
                           origin))
         return Search(dist, pred, parc, origin, hit)
