@@ -27,17 +27,24 @@ def test_searches_see_the_weights_of_each_call(science_city: Network) -> None:
         bwd = dijkstra(r.matrix(w).T.tocsr(), directed=True, indices=a)
         np.testing.assert_allclose(r.shortest_paths(a, w).dist, fwd)
         np.testing.assert_allclose(r.shortest_paths_to(a, w).dist, bwd)
-        many, _ = r.shortest_paths_many([a, (a + 1) % r.n_nodes], w)
+        many, many_pred, many_edge = r.shortest_paths_many([a, (a + 1) % r.n_nodes], w)
         np.testing.assert_allclose(many[0], fwd)
-        # paths read from the edges the searches recorded, as from the nodes alone
+        # paths read from the edges the searches recorded: joined end to end, from
+        # the source to the node, as long as its distance, the same in every search
         out, back = r.shortest_paths(a, w), r.shortest_paths_to(a, w)
-        bare_out = ShortestPaths(a, out.dist, out.pred)
-        bare_back = ShortestPaths(a, back.dist, back.pred)
+        row = ShortestPaths(a, many[0], many_pred[0], many_edge[0])
         for v in rng.choice(r.n_nodes, size=40, replace=False).tolist():
-            if np.isfinite(fwd[v]):
-                assert r.path_edges(out, v) == r.path_edges(bare_out, v)
-            if np.isfinite(bwd[v]):
-                assert r.path_edges_to(back, v) == r.path_edges_to(bare_back, v)
+            if np.isfinite(fwd[v]) and v != a:
+                path = r.path_edges(out, v)
+                assert int(r.src[path[0]]) == a and int(r.dst[path[-1]]) == v
+                assert np.array_equal(r.dst[path[:-1]], r.src[path[1:]])
+                assert float(w[path].sum()) == pytest.approx(fwd[v], rel=1e-12)
+                assert r.path_edges(row, v) == path
+            if np.isfinite(bwd[v]) and v != a:
+                path = r.path_edges_to(back, v)
+                assert int(r.src[path[0]]) == v and int(r.dst[path[-1]]) == a
+                assert np.array_equal(r.dst[path[:-1]], r.src[path[1:]])
+                assert float(w[path].sum()) == pytest.approx(bwd[v], rel=1e-12)
         # a turn-aware path costs at least the plain shortest path
         b = int(rng.integers(r.n_nodes))
         path = r.route_with_turns(a, b, w)
@@ -83,19 +90,16 @@ def test_paths_read_off_searches_from_and_towards_a_node(science_city: Network) 
 
 def test_edges_between_finds_every_edge_and_refuses_a_missing_one(
         science_city: Network) -> None:
-    """A path's few pairs are looked up by a binary search, a search tree's many by a
-    scan of the ways leaving each node: both find the same edges."""
-    from ringroute._router import _SCAN_PAIRS
-
     r = science_city.router
-    assert r.n_edges > _SCAN_PAIRS  # the scan
     every = np.arange(r.n_edges)
     np.testing.assert_array_equal(r.edges_between(r.src, r.dst), every)
     shuffled = np.random.default_rng(3).permutation(every)
     np.testing.assert_array_equal(r.edges_between(r.src[shuffled], r.dst[shuffled]), shuffled)
-    few = shuffled[:50]  # the binary search
-    np.testing.assert_array_equal(r.edges_between(r.src[few], r.dst[few]), few)
     assert len(r.edges_between([], [])) == 0
+    # a pair after every edge's in the order of their codes (no way joins a node to itself)
+    last = r.n_nodes - 1
+    with pytest.raises(ValueError, match=f"no edge from node {last} to node {last}"):
+        r.edges_between([last], [last])
     # many pairs, one not joined by an edge (a node and itself: no way is a loop alone)
     src, dst = r.src.astype(np.int64), r.dst.astype(np.int64)
     src[1234], dst[1234] = 7, 7

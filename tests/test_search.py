@@ -64,9 +64,16 @@ def test_several_sources_reach_each_vertex_from_the_nearest() -> None:
     best = sources[np.argmin(each, axis=0)]
     assert np.array_equal(found.origin[reached], best[reached])
     # one row per source, as csgraph gives them
-    rows, _ = graph.rows(w, sources, limit=15.0)
+    rows, pred, parc = graph.rows(w, sources, limit=15.0)
     np.testing.assert_allclose(rows, dijkstra(m, directed=True, indices=sources, limit=15.0),
                                rtol=0, atol=1e-9)
+    # each row's tree: the arc into each reached vertex leaves its predecessor
+    for k in range(len(sources)):
+        tree = (pred[k] >= 0) & np.isfinite(rows[k])
+        assert np.array_equal(tree, parc[k] >= 0)
+        for v in np.flatnonzero(tree).tolist():
+            j, u = int(parc[k, v]), int(pred[k, v])
+            assert graph.heads[j] == v and graph.indptr[u] <= j < graph.indptr[u + 1]
 
 
 def test_a_search_stops_at_the_first_target_settled(science_city: Network) -> None:
@@ -200,7 +207,7 @@ def test_tree_sums_are_the_lengths_along_the_trees(science_city: Network) -> Non
     r = science_city.router
     rng = np.random.default_rng(3)
     sources = rng.choice(r.n_nodes, size=4, replace=False)
-    dist, pred = r.shortest_paths_many(sources, r.cost, limit=6000.0)
+    dist, pred, _ = r.shortest_paths_many(sources, r.cost, limit=6000.0)
     sums = tree_sums(pred, r.indptr, r.dst, r.length)
     assert np.array_equal(sums, _pointer_jumping(r, pred, reverse=False))
     for k, s in enumerate(sources.tolist()):

@@ -295,7 +295,7 @@ class _Searches:
     def _search(self, sources: IntArray, corridor: BoolArray) -> None:
         ex = self.ex
         # the router's turn graph, with the exchange's own turn costs
-        dist, pred = ex._graph.rows(ex.weights(corridor), sources, limit=SEARCH_LIMIT)
+        dist, pred, _ = ex._graph.rows(ex.weights(corridor), sources, limit=SEARCH_LIMIT)
         while len(self._free) < len(sources):
             cap = len(self.dist)
             self.dist = np.concatenate([self.dist, np.empty_like(self.dist)])

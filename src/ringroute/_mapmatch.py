@@ -18,10 +18,9 @@ noise and sparseness":
   points (``beta`` = :data:`BETA_M`). Of three ways between two states the likeliest
   counts: along the same edge (a point that GPS jitter moved backwards counts as
   standing still), a U-turn in the middle of the edge, or shortest paths by
-  length between the edges' nodes (``scipy.sparse.csgraph.dijkstra`` on the
-  router's CSR graph, bounded to ``2 × straight distance + 400 m``). Turning
-  back, in mid-edge or at a junction that is not a dead end, costs
-  :data:`UTURN_PENALTY_M` extra.
+  length between the edges' nodes (the router's compiled searches, bounded to
+  ``2 × straight distance + 400 m``). Turning back, in mid-edge or at a junction
+  that is not a dead end, costs :data:`UTURN_PENALTY_M` extra.
 * Dense recordings are first smoothed over :data:`SMOOTH_M` along the track.
 * When no transition is possible (a gap in the data, an unmapped way), the
   chain is cut and restarted: the matched path then consists of several runs.
@@ -42,8 +41,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from ringroute._arrays import ranks
@@ -321,22 +318,19 @@ class _Distances:
 
     def __init__(self, router: Router) -> None:
         self.router = router
-        self.matrix: csr_array = router.matrix(router.length)
-        self.rows: OrderedDict[int, tuple[float, FloatArray, npt.NDArray[np.int32]]] = (
-            OrderedDict())
+        self.rows: OrderedDict[int, tuple[float, ShortestPaths]] = OrderedDict()
 
     def rows_for(self, sources: Sequence[int], limit: float) -> FloatArray:
         need = [s for s in dict.fromkeys(sources)
                 if s not in self.rows or self.rows[s][0] < limit]
         if need:
-            dist, pred = dijkstra(self.matrix, directed=True, indices=need, limit=limit,
-                                  return_predecessors=True)
+            r = self.router
+            dist, pred, edge = r.shortest_paths_many(need, r.length, limit=limit)
             for i, s in enumerate(need):
-                self.rows[s] = (limit, np.asarray(dist[i], dtype=float),
-                                np.asarray(pred[i], dtype=np.int32))
+                self.rows[s] = (limit, ShortestPaths(s, dist[i], pred[i], edge[i]))
         for s in sources:
             self.rows.move_to_end(s)
-        out = np.vstack([self.rows[s][1] for s in sources])
+        out = np.vstack([self.rows[s][1].dist for s in sources])
         while len(self.rows) > _CACHE_ROWS:
             self.rows.popitem(last=False)
         return out
@@ -346,11 +340,10 @@ class _Distances:
             return []
         if source not in self.rows or self.rows[source][0] < limit:
             self.rows_for([source], limit)
-        if not math.isfinite(float(self.rows[source][1][target])):
+        if not math.isfinite(float(self.rows[source][1].dist[target])):
             # the transition may have used a row searched further than ``limit``
             self.rows_for([source], math.inf)
-        _, dist, pred = self.rows[source]
-        return self.router.path_edges(ShortestPaths(source, dist, pred), target)
+        return self.router.path_edges(self.rows[source][1], target)
 
 
 @dataclass

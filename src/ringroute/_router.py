@@ -29,7 +29,6 @@ from ringroute._metrics import TURN_WINDOW_M, count_turns_xy
 from ringroute._search import CSRGraph, chain
 from ringroute._types import FloatArray, IntArray
 
-_SCAN_PAIRS = 3000  # from this many node pairs, Router.edges_between scans (see there)
 _MIN_WEIGHT = 1e-3  # csgraph treats explicit zeros as missing edges
 
 
@@ -101,9 +100,8 @@ class ShortestPaths:
     source: int
     dist: FloatArray
     pred: npt.NDArray[np.int32]
-    #: the edge joining each node to its ``pred`` (-1 for none; ``None`` where the
-    #: search did not record it)
-    edge: IntArray | None = None
+    #: the edge joining each node to its ``pred`` (-1 for none)
+    edge: IntArray
 
 
 @dataclass(frozen=True)
@@ -681,8 +679,12 @@ class Router:
 
     def shortest_paths_many(
         self, sources: npt.ArrayLike, weights: FloatArray, *, limit: float = np.inf
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
-        """Bounded Dijkstra from several sources (one row per source, in order)."""
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], IntArray]:
+        """Bounded Dijkstra from several sources (one row per source, in order).
+
+        Returns each row's distances, predecessors and the edge joining each node to
+        its predecessor (-1 for none), as :class:`ShortestPaths` holds them.
+        """
         return self._fwd_graph.rows(weights, sources, limit=limit)
 
     def shortest_paths_to(
@@ -773,34 +775,13 @@ class Router:
             return []
         if not np.isfinite(sp.dist[target]):
             raise KeyError(target)
-        if sp.edge is not None:
-            return cast("list[int]", chain(sp.pred, sp.edge, target)[::-1].tolist())
-        nodes = [target]
-        node = target
-        pred = sp.pred
-        while node != sp.source:
-            node = int(pred[node])
-            if node < 0:
-                raise KeyError(target)
-            nodes.append(node)
-        arr = np.asarray(nodes[::-1], dtype=np.int64)
-        return [int(x) for x in self.edges_between(arr[:-1], arr[1:])]
+        return cast("list[int]", chain(sp.pred, sp.edge, target)[::-1].tolist())
 
     def path_edges_to(self, sp: ShortestPaths, start: int) -> list[int]:
         """Edge indices from node index ``start`` to the target of :meth:`shortest_paths_to`."""
-        if sp.edge is not None:
-            if start != sp.source and sp.pred[start] < 0:
-                raise KeyError(start)
-            return cast("list[int]", chain(sp.pred, sp.edge, start).tolist())
-        nodes = [start]
-        node = start
-        while node != sp.source:
-            node = int(sp.pred[node])
-            if node < 0:
-                raise KeyError(start)
-            nodes.append(node)
-        arr = np.asarray(nodes, dtype=np.int64)
-        return [int(x) for x in self.edges_between(arr[:-1], arr[1:])]
+        if start != sp.source and sp.pred[start] < 0:
+            raise KeyError(start)
+        return cast("list[int]", chain(sp.pred, sp.edge, start).tolist())
 
     def arriving(self, nodes: npt.ArrayLike) -> tuple[IntArray, IntArray]:
         """Every edge into each of ``nodes``: ``(k, edge)`` pairs, ``k`` indexing ``nodes``.
@@ -814,34 +795,24 @@ class Router:
         return k, edges
 
     def edges_between(self, src: npt.ArrayLike, dst: npt.ArrayLike) -> IntArray:
-        """Index of the (first) edge from each node index in ``src`` to the one in ``dst``.
+        """Index of the edge from each node index in ``src`` to the one in ``dst``.
 
-        The pairs must be joined by an edge (e.g. steps of a search tree); that is
-        checked only for many pairs (see :data:`_SCAN_PAIRS`), where a pair that is not
-        raises ``ValueError``.
+        Raises
+        ------
+        ValueError
+            If a pair is not joined by an edge.
         """
         a = np.asarray(src, dtype=np.int64)
         b = np.asarray(dst, dtype=np.int64)
-        if len(a) < _SCAN_PAIRS:  # a path: a binary search over all edges' codes
-            return np.searchsorted(self._edge_code, a * self.n_nodes + b)
-        # a search tree: a few ways leave each node, so step through them for all pairs
-        # at once (10,000 pairs on Heidelberg 0.37 ms, the binary search 0.92 ms)
-        pos = self.indptr[a].astype(np.int64)
-        end = self.indptr[a + 1]
-        out = np.empty(len(a), dtype=np.int64)
-        todo = np.arange(len(a))
-        while len(todo):
-            at = pos[todo]
-            stray = at >= end[todo]
-            if stray.any():
-                k = int(todo[np.argmax(stray)])
-                msg = f"edges_between: no edge from node {int(a[k])} to node {int(b[k])}"
-                raise ValueError(msg)
-            hit = self.dst[at] == b[todo]
-            out[todo[hit]] = at[hit]
-            todo = todo[~hit]
-            pos[todo] += 1
-        return out
+        code = a * self.n_nodes + b
+        pos = np.searchsorted(self._edge_code, code)
+        found = pos < self.n_edges
+        found[found] = self._edge_code[pos[found]] == code[found]
+        if not found.all():
+            k = int(np.argmin(found))
+            msg = f"edges_between: no edge from node {int(a[k])} to node {int(b[k])}"
+            raise ValueError(msg)
+        return pos
 
     @cached_property
     def _edge_code(self) -> IntArray:

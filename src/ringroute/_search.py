@@ -155,18 +155,17 @@ _kernel = numba.njit(cache=True, nogil=True)(_search)
 
 
 def _rows(indptr: Any, heads: Any, wsel: Any, pen: Any, w: Any, sources: Any,
-          limit: float, dist: Any, pred: Any) -> None:
-    # one search per source into the rows of dist and pred (compiled below)
+          limit: float, dist: Any, pred: Any, parc: Any) -> None:
+    # one search per source into the rows of dist, pred and parc (compiled below)
     n = dist.shape[1]
     zero = np.zeros(1)
     one = np.empty(1, dtype=np.int64)
     halt = np.empty(0, dtype=np.int64)
-    parc = np.empty(n, dtype=np.int64)
     origin = np.empty(n, dtype=np.int32)
     for k in range(sources.shape[0]):
         one[0] = sources[k]
         _kernel(indptr, heads, wsel, pen, w, one, zero, limit, halt, zero, zero,
-                0.0, 0.0, 0.0, dist[k], pred[k], parc, origin)
+                0.0, 0.0, 0.0, dist[k], pred[k], parc[k], origin)
 
 
 _rows_kernel = numba.njit(cache=True, nogil=True)(_rows)
@@ -306,15 +305,20 @@ class CSRGraph:
         return Search(dist, pred, parc, origin, hit)
 
     def rows(self, weights: FloatArray, sources: npt.ArrayLike, *,
-             limit: float = np.inf) -> tuple[FloatArray, Int32Array]:
-        """One search per source: distances and predecessors, one row per source."""
+             limit: float = np.inf) -> tuple[FloatArray, Int32Array, IntArray]:
+        """One search per source, one row each.
+
+        Returns the distances, the predecessors and the arc each vertex was reached
+        by (-1 for none).
+        """
         w, src = self._checked(weights, sources, "sources")
         n = self.n_vertices
         dist = np.empty((len(src), n))
         pred = np.empty((len(src), n), dtype=np.int32)
+        parc = np.empty((len(src), n), dtype=np.int64)
         _rows_kernel(self.indptr, self.heads, self.wsel, self.pen, w, src, float(limit),
-                     dist, pred)
-        return dist, pred
+                     dist, pred, parc)
+        return dist, pred, parc
 
 
 class Search:

@@ -651,9 +651,9 @@ class _Planner:
                     nxt = cum[i] + step
             # a detour is at most max_arc + err long (shorter than its arc when err < 0)
             limit_cost = 1.6 * (max_arc + max(err, 0.0))
-            dist_all, pred_all = r.shortest_paths_many([nodes[i] for i in anchors], w,
-                                                       limit=limit_cost)
-            rows = [ShortestPaths(nodes[i], dist_all[k], pred_all[k])
+            dist_all, pred_all, edge_all = r.shortest_paths_many(
+                [nodes[i] for i in anchors], w, limit=limit_cost)
+            rows = [ShortestPaths(nodes[i], dist_all[k], pred_all[k], edge_all[k])
                     for k, i in enumerate(anchors)]
             found = self._detours(nodes, cum, np.asarray(anchors, dtype=np.int64),
                                   prot_pos, max_arc, err, dist_all,
