@@ -72,3 +72,24 @@ def test_malformed_catalogue(tmp_path: Path) -> None:
                    '[area]\nbbox = [1, 2, 3, 4]\n', encoding="utf-8")
     with pytest.raises(InputError, match="default_start"):
         load_city_file(bad)
+
+
+def test_a_catalogue_without_its_area_names_what_is_missing(tmp_path: Path) -> None:
+    bad = tmp_path / "x.toml"
+    bad.write_text('default_start = "a"\n[names]\nen = "X"\n'
+                   '[[sights]]\nkey = "a"\nlat = 1\nlon = 2\nnames = { en = "A" }\n',
+                   encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_city_file(bad)
+    assert "the entry 'area' is missing (a catalogue needs default_start, [area]" in str(
+        info.value)
+    assert "KeyError" not in str(info.value)
+
+
+def test_a_missing_cities_folder_is_named(tmp_path: Path) -> None:
+    s = Settings(cities_dir=tmp_path / "nowhere")
+    with pytest.raises(UnknownCityError) as info:
+        load_city("tsukuba", settings=s)
+    assert f"there are no city catalogues (<city>.toml) in '{tmp_path / 'nowhere'}'" in str(
+        info.value)
+    assert "RINGROUTE_CITIES_DIR" in str(info.value)

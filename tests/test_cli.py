@@ -109,6 +109,21 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--avoid", "primery"],
      "--avoid 'primery' is not a way class or highway value (closest: primary"),
     (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--seed", "-1"], "valid is 0 or more"),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "1000.0001"],
+     "--km 1000.0001 is out of range: valid is more than 0 up to 1000"),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--start", ""], "--start '' is empty"),
+    (["plan", "", "--osm", str(UNIVERSITY)], "unknown city '': known cities are "),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--avoid", "motorway"],
+     "(closest: footway, tertiary);"),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY.parent)], "is a folder: give an extract"),
+    (["plan", "tsukuba", "--osm", "/dev/null"], "is not a regular file"),
+    (["plan", "tsukuba", "--osm", ""], "argument --osm: an empty path"),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--dem", str(SCIENCE_CITY.parent)],
+     "--dem '" + str(SCIENCE_CITY.parent) + "' is a folder"),
+    (["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--speed", "61"],
+     "--speed 61 is out of range: valid is 3 to 60 km/h"),
+    (["plan", "tsukuba", "--osm", str(UNIVERSITY), "--km", "8"],
+     "tsukuba's default start: sight 'station' is 938 m from the nearest rideable way"),
 ]
 
 
@@ -180,3 +195,58 @@ def test_signed_pct(x: float, text: str) -> None:
     from ringroute.cli import signed_pct
 
     assert signed_pct(x) == text
+
+
+def test_empty_output_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "10", "--out", ""]) == 2
+    assert "argument --out: an empty path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"RINGROUTE_MAX_SNAP_M": "abc"}, "RINGROUTE_MAX_SNAP_M='abc' is not a number"),
+    ({"RINGROUTE_MAX_SNAP_M": "nan"}, "max_snap_m (RINGROUTE_MAX_SNAP_M) = nan is out of range"),
+    ({"RINGROUTE_TIMEOUT_S": "nan"}, "timeout_s (RINGROUTE_TIMEOUT_S) = nan is out of range"),
+    ({"RINGROUTE_OVERPASS_URL": "not a url"}, "is not a web address"),
+])
+def test_bad_settings_exit_2_in_one_line(env: dict[str, str], fragment: str,
+                                         tmp_path: Path) -> None:
+    proc = run_cli("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "10",
+                   "--out", str(tmp_path / "o"), env=env)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and fragment in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_plan_writes_all_its_files_or_none(tmp_path: Path) -> None:
+    """The map cannot be written (a folder has its name): no GPX or cue sheet is left
+    either, and what the folder held before is untouched."""
+    out = tmp_path / "out"
+    (out / "tsukuba-20km.html").mkdir(parents=True)
+    (out / "tsukuba-20km.gpx").write_text("an earlier plan's GPX")
+    proc = run_cli("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--via", "univ",
+                   "--km", "20", "--alternatives", "2", "--out", str(out))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert "tsukuba-20km.html" in proc.stderr and "a folder of that name" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["tsukuba-20km.gpx", "tsukuba-20km.html"]
+    assert (out / "tsukuba-20km.gpx").read_text() == "an earlier plan's GPX"
+
+
+def test_files_of_an_earlier_plan_with_more_alternatives_are_removed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--via", "univ", "--km", "20",
+            "--out", str(out))
+    assert run_cli(*args, "--alternatives", "2").returncode == 0
+    other = out / "tsukuba-20km-alt1-notes.txt"  # not a file ringroute writes
+    other.write_text("mine")
+    assert (out / "tsukuba-20km-alt1.gpx").is_file()
+    proc = run_cli("-v", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "tsukuba-20km-alt1-notes.txt", "tsukuba-20km-cues.html", "tsukuba-20km-cues.md",
+        "tsukuba-20km.gpx", "tsukuba-20km.html"]
+    assert "left by an earlier plan with more alternatives" in proc.stderr

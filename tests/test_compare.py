@@ -320,6 +320,11 @@ BAD_FILES: dict[str, bytes] = {
     "bad-coordinate": (b'<?xml version="1.0"?><gpx version="1.1" creator="x">'
                        b'<trk><trkseg><trkpt lat="236.08" lon="140.11"/>'
                        b'<trkpt lat="36.081" lon="140.111"/></trkseg></trk></gpx>'),
+    "not-a-number": (b'<?xml version="1.0"?><gpx version="1.1" creator="x">'
+                     b'<trk><trkseg><trkpt lat="36.08" lon="140.11"/>'
+                     b'<trkpt lat="abc" lon="140.111"/></trkseg></trk></gpx>'),
+    "no-lat": (b'<?xml version="1.0"?><gpx version="1.1" creator="x">'
+               b'<rte><rtept lon="140.11"/><rtept lat="36.081" lon="140.111"/></rte></gpx>'),
     "xxe": (b'<?xml version="1.0"?>\n<!DOCTYPE gpx [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
             b'\n<gpx version="1.1" creator="x"><metadata><name>&xxe;</name></metadata>'
             b"<trk><trkseg>" + GOOD_POINTS.encode() + b"</trkseg></trk></gpx>"),
@@ -347,6 +352,17 @@ def test_bad_gpx_is_refused(name: str, bad_dir: Path) -> None:
     msg = str(info.value)
     assert f"{name}.gpx" in msg and "\n" not in msg
     assert "root:" not in msg  # nothing of /etc/passwd
+
+
+@pytest.mark.parametrize(("name", "fragment"), [
+    ("not-a-number", "<trkpt> 2: lat='abc' is not a number (valid: a number from -90 to 90)"),
+    ("no-lat", "<rtept> 1: no lat (valid: a number from -90 to 90)"),
+])
+def test_a_position_that_is_no_number_is_named(name: str, fragment: str,
+                                               bad_dir: Path) -> None:
+    with pytest.raises(GPXImportError) as info:
+        read_gpx(bad_dir / f"{name}.gpx")
+    assert fragment in str(info.value)
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
@@ -465,6 +481,61 @@ def test_cli_table_output(gpx_files: list[Path], tmp_path: Path,
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
         "compare-loop0-red-evil.csv", "compare-loop0-red-evil.html",
         "compare-loop0-red-evil.json"]
+
+
+def test_cli_table_on_a_narrow_terminal(gpx_files: list[Path], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """At 80 columns the table turns round: a row per measure, a column per route."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code = main(["compare", str(gpx_files[0]), str(gpx_files[1]), "--city", "tsukuba",
+                 "--osm", str(SCIENCE_CITY), "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = captured.out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in lines if line.count("│") == 4}
+    assert {"route", "km", "matched", "ridden twice", "turns/km", "sights"} <= set(rows)
+    report = json.loads((tmp_path / "o" / "compare-loop0-loop1.json").read_text("utf-8"))
+    assert rows["km"] == [f"{r['length_m'] / 1000:.2f}" for r in report["routes"]]
+    assert all("…" not in cell for cells in rows.values() for cell in cells)  # all whole
+
+
+def test_a_report_is_written_whole_or_not_at_all(gpx_files: list[Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    (out / "compare-loop0.html").mkdir(parents=True)  # in the way of the third file
+    code = main(["compare", str(gpx_files[0]), "--city", "tsukuba", "--osm",
+                 str(SCIENCE_CITY), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "compare-loop0.html" in err and "a folder of that name" in err
+    assert [p.name for p in out.iterdir()] == ["compare-loop0.html"]  # no CSV, no JSON
+
+
+def test_a_ride_near_the_network_at_one_point_only(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Two points, one 37 m from a way and one far off: not "no point is near"."""
+    two = write_track(tmp_path / "two.gpx", [([36.0826, 36.0865], [140.1112, 140.1103])])
+    code = main(["compare", str(two), "--city", "tsukuba", "--osm", str(SCIENCE_CITY),
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert ("'two.gpx' follows no way of the loaded network: only 1 of its 2 points lies "
+            "within 50 m of a rideable way") in err
+    far = write_track(tmp_path / "far.gpx", [([36.0, 36.001], [140.3, 140.301])])
+    assert main(["compare", str(far), "--city", "tsukuba", "--osm", str(SCIENCE_CITY),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "no point is within 50 m of a rideable way" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("speed", ["2", "61", "100"])
+def test_compare_takes_the_speeds_plan_takes(speed: str, gpx_files: list[Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(gpx_files[0]), "--osm", str(SCIENCE_CITY), "--speed", speed,
+                 "--out", str(tmp_path / "o")]) == 2
+    assert f"--speed {speed} is out of range: valid is 3 to 60 km/h" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ library API details

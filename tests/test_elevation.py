@@ -51,6 +51,27 @@ def test_bad_dem(tmp_path: Path) -> None:
         sample_dem(bad, [36.0], [140.0])
 
 
+def test_dem_in_a_local_crs_is_refused(tmp_path: Path) -> None:
+    """A raster in a local engineering CRS has no way to latitude and longitude."""
+    local = 'LOCAL_CS["arbitrary",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+    dem = _write_dem(tmp_path / "local.tif", crs=local)
+    with pytest.raises(InputError, match=r"--dem .*local\.tif.*cannot be reached from latitude"):
+        sample_dem(dem, [36.08], [140.1])
+
+
+@pytest.mark.parametrize("void", [np.inf, -np.inf, np.nan, -32768.0, 10_000.0])
+def test_dem_voids_hold_no_elevation(tmp_path: Path, void: float) -> None:
+    """Values no terrain has (and no nodata value marks) are voids: no elevation there."""
+    dem = _write_dem(tmp_path / "dem.tif")
+    with rasterio.open(dem, "r+") as ds:
+        band = ds.read(1)
+        band[:100, :] = void  # the northern half, 36.11..36.16 N
+        ds.write(band, 1)
+    values = sample_dem(dem, [36.08, 36.15], [140.1, 140.1])
+    assert values[0] == pytest.approx(30.0, abs=0.01)
+    assert values[1] is None
+
+
 def test_gain_loss() -> None:
     assert gain_loss_m([0, 10, 5, 20, 19, 0]) == (25.0, 25.0)
     assert gain_loss_m([0, 1, 0, 1, 0]) == (0.0, 0.0)  # noise below 3 m is ignored
@@ -111,3 +132,42 @@ def test_osm_ele_tags(loop: Loop, science_city: Network) -> None:
     assert any(e is not None for e in loop.ele)
     known = [e for e in loop.ele if e is not None]
     assert min(known) == 0.0 and max(known) >= 30.0
+
+
+def test_dem_elsewhere_leaves_no_elevation_and_warns(
+        loop: Loop, science_city: Network, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A DEM of another area: the GPX gets no <ele> at all, and the rider is told why."""
+    dem = tmp_path / "alps.tif"
+    with rasterio.open(dem, "w", driver="GTiff", height=10, width=10, count=1,
+                       dtype="float32", crs="EPSG:4326",
+                       transform=from_origin(7.0, 46.0, 0.01, 0.01)) as ds:
+        ds.write(np.full((10, 10), 1500.0, dtype="float32"), 1)
+    with caplog.at_level("WARNING", logger="ringroute"):
+        add_elevation(loop, science_city, dem=dem)
+    assert loop.ele is None
+    assert any("alps.tif holds no elevation along the loop" in r.getMessage()
+               for r in caplog.records)
+    g = gpxpy.parse(write_gpx(loop, tmp_path / "e.gpx").read_text(encoding="utf-8"))
+    assert all(p.elevation is None for p in g.tracks[0].segments[0].points)
+
+
+def test_dem_covering_part_of_the_loop_warns(
+        loop: Loop, science_city: Network, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    dem = _write_dem(tmp_path / "dem.tif")
+    middle = float(np.median(loop.lat))
+    with rasterio.open(dem, "r+") as ds:
+        band = ds.read(1)
+        rows = int((36.16 - middle) / 0.0005)
+        band[:rows, :] = -9999.0  # nodata north of the loop's middle latitude
+        ds.write(band, 1)
+    with caplog.at_level("WARNING", logger="ringroute"):
+        add_elevation(loop, science_city, dem=dem)
+    assert loop.ele is not None
+    known = sum(e is not None for e in loop.ele) / len(loop.ele)
+    assert 0.2 < known < 0.8
+    assert any(f"holds elevations for {100 * known:.0f}% of the loop's points only"
+               in r.getMessage() for r in caplog.records)
+    path = write_gpx(loop, tmp_path / "e.gpx")
+    xmlschema.XMLSchema(str(GPX_XSD)).validate(str(path))

@@ -103,7 +103,7 @@ def check_avoid(names: Sequence[str], *, argument: str = "avoid") -> None:
     InputError
         Naming the first unknown value, the closest valid ones and all valid ones.
     """
-    valid = [*WAY_CLASSES, *AVOIDABLE_HIGHWAYS]
+    valid = list(dict.fromkeys([*WAY_CLASSES, *AVOIDABLE_HIGHWAYS]))  # tertiary is both
     for name in names:
         if name not in valid:
             close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)

@@ -14,6 +14,10 @@ from ringroute.errors import InputError
 
 log = logging.getLogger("ringroute")
 
+#: elevations a raster may hold (m): the Dead Sea shore to above Everest; any other
+#: value is a void (e.g. SRTM's -32768 where no nodata value is set)
+PLAUSIBLE_M = (-500.0, 9000.0)
+
 
 def sample_dem(path: Path, lat: Sequence[float], lon: Sequence[float]) -> list[float | None]:
     """Bilinear elevation (m) from a DEM raster at each point.
@@ -28,14 +32,18 @@ def sample_dem(path: Path, lat: Sequence[float], lon: Sequence[float]) -> list[f
     Returns
     -------
     list of float or None
-        Elevation per point; ``None`` outside the raster or on nodata.
+        Elevation per point; ``None`` outside the raster, on nodata and where the
+        raster holds no plausible elevation (not finite, or outside
+        :data:`PLAUSIBLE_M`: voids that no nodata value marks).
 
     Raises
     ------
     InputError
-        If the file cannot be read as a raster.
+        If the file cannot be read as a raster, or its coordinates cannot be
+        reached from WGS 84.
     """
     import rasterio  # noqa: PLC0415 - optional heavy import, only with --dem
+    from rasterio._err import CPLE_BaseError  # noqa: PLC0415 - GDAL's errors, e.g. a CRS
     from rasterio.errors import RasterioError  # noqa: PLC0415
     from rasterio.warp import transform  # noqa: PLC0415
 
@@ -49,9 +57,16 @@ def sample_dem(path: Path, lat: Sequence[float], lon: Sequence[float]) -> list[f
             x_arr, y_arr = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
             cols = inv.a * x_arr + inv.b * y_arr + inv.c
             rows = inv.d * x_arr + inv.e * y_arr + inv.f
+    except CPLE_BaseError as exc:
+        msg = (f"--dem {str(path)!r}: its coordinates cannot be reached from latitude "
+               f"and longitude: {str(exc).splitlines()[0][:200]}")
+        raise InputError(msg) from exc
     except (RasterioError, OSError) as exc:
         msg = f"--dem {str(path)!r} cannot be read as an elevation raster: {exc}"
         raise InputError(msg) from exc
+    lo, hi = PLAUSIBLE_M
+    with np.errstate(invalid="ignore"):
+        band[~((band >= lo) & (band <= hi))] = np.nan
     return _bilinear(band, np.asarray(rows) - 0.5, np.asarray(cols) - 0.5)
 
 

@@ -103,8 +103,16 @@ def _decode(path: Path, data: bytes) -> str:
     return _XML_DECL.sub("", text, count=1)
 
 
+#: the GPX elements with a position
+_POINTS = ("trkpt", "rtept", "wpt")
+
+
 def _check_xml(path: Path, data: bytes) -> None:
-    """Parse with defusedxml (no DTD allowed) and check the root element."""
+    """Parse with defusedxml (no DTD allowed); check the root and every point's position.
+
+    gpxpy's message for a ``lat`` or ``lon`` that is not a number names neither the
+    point nor the attribute, hence the check of every point here.
+    """
     try:
         root = defusedxml.ElementTree.fromstring(
             data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
@@ -121,6 +129,21 @@ def _check_xml(path: Path, data: bytes) -> None:
     local = tag.rsplit("}", 1)[-1]
     if local != "gpx":
         raise _fail(path, f"not a GPX file (root element <{_one_line(local, 40)}>)")
+    counts: dict[str, int] = {}
+    for el in root.iter():
+        kind = str(el.tag).rsplit("}", 1)[-1]
+        if kind not in _POINTS:
+            continue
+        counts[kind] = counts.get(kind, 0) + 1
+        for attr, most in (("lat", 90), ("lon", 180)):
+            raw = el.get(attr)
+            try:
+                float(raw if raw is not None else "")
+            except ValueError:
+                what = (f"no {attr}" if raw is None else
+                        f"{attr}={_one_line(raw, 40)!r} is not a number")
+                raise _fail(path, f"<{kind}> {counts[kind]}: {what} (valid: a number from "
+                                  f"-{most} to {most})") from None
 
 
 def _segment(path: Path, points: list[gpxpy.gpx.GPXTrackPoint] | list[gpxpy.gpx.GPXRoutePoint],

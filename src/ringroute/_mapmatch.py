@@ -435,6 +435,13 @@ def _transition(r: Router, dist: _Distances, a: _Step, b: _Step
     return cost, kind
 
 
+def points_near(network: Network, lat: FloatArray, lon: FloatArray) -> int:
+    """How many of the points lie within :data:`SEARCH_RADIUS_M` of a way of ``network``."""
+    x, y = network.router.proj.to_xy(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))
+    found = edge_geometry(network).candidates(x, y, SEARCH_RADIUS_M, 1)
+    return sum(1 for edges, _, _, _ in found if len(edges))
+
+
 def match_track(network: Network, lat: FloatArray, lon: FloatArray,
                 seg_id: IntArray) -> MatchedPath:
     """Match a track onto ``network``.

@@ -46,6 +46,14 @@ class RawNetwork:
     named_features: list[tuple[str, float, float]] = field(default_factory=list)
 
 
+def missing_file_message(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be read as an extract."""
+    what = ("is a folder" if path.is_dir() else
+            "is not a regular file" if path.exists() else "does not exist")
+    return (f"OSM file {str(path)!r} {what}: give an extract "
+            f"({', '.join(SUFFIXES)})")
+
+
 def _parse_ele(raw: str) -> float | None:
     try:
         value = float(raw.replace("m", "").strip())
@@ -132,8 +140,7 @@ def read_osm_file(path: Path) -> RawNetwork:
         highway ways.
     """
     if not path.is_file():
-        msg = f"OSM file {str(path)!r} does not exist"
-        raise OSMDataError(msg)
+        raise OSMDataError(missing_file_message(path))
     name = path.name.lower()
     if not name.endswith(SUFFIXES):
         msg = (

@@ -145,7 +145,10 @@ def load_city(name: str, *, settings: Settings | None = None) -> City:
     if not _CITY_KEY.match(key) or key not in known:
         close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        msg = f"unknown city {name!r}: known cities are {', '.join(known) or 'none'}{hint}"
+        where = (f"known cities are {', '.join(known)}" if known else
+                 f"there are no city catalogues (<city>.toml) in {str(s.cities_dir)!r} "
+                 "(the setting cities_dir, RINGROUTE_CITIES_DIR)")
+        msg = f"unknown city {name!r}: {where}{hint}"
         raise UnknownCityError(msg)
     return load_city_file(s.cities_dir / f"{key}.toml")
 
@@ -159,8 +162,13 @@ def load_city_file(path: Path) -> City:
         raise InputError(msg) from exc
     try:
         return _city_from_dict(raw, path)
-    except (KeyError, TypeError, ValueError) as exc:
-        msg = f"malformed city catalogue {str(path)!r}: {exc!r}"
+    except KeyError as exc:
+        msg = (f"malformed city catalogue {str(path)!r}: the entry {exc.args[0]!r} is "
+               "missing (a catalogue needs default_start, [area] with bbox, and each "
+               "[[sights]] key, lat and lon)")
+        raise InputError(msg) from exc
+    except (TypeError, ValueError) as exc:
+        msg = f"malformed city catalogue {str(path)!r}: {exc}"
         raise InputError(msg) from exc
 
 

@@ -46,6 +46,13 @@ def _km(text: str) -> float:
     return value
 
 
+def _path(text: str) -> Path:
+    if not text.strip():
+        msg = "an empty path: give a file or folder name"
+        raise argparse.ArgumentTypeError(msg)
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ringroute``."""
     p = _Parser(prog="ringroute", description="Plan cycling loops through named sights.")
@@ -62,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--km", type=_km, default=50.0, help="target length in km (default 50)")
     plan.add_argument("--tolerance", type=float, default=0.05,
                       help="allowed relative length error (default 0.05)")
-    plan.add_argument("--osm", type=Path, help="local OSM extract (.osm, .osm.pbf, .bz2, .gz)")
-    plan.add_argument("--out", type=Path, default=Path("maps"), help="output folder")
+    plan.add_argument("--osm", type=_path, help="local OSM extract (.osm, .osm.pbf, .bz2, .gz)")
+    plan.add_argument("--out", type=_path, default=Path("maps"), help="output folder")
     plan.add_argument("--alternatives", type=int, default=1,
                       help="number of distinct loops (each shares at most half its length "
                            "with another: its ways, or ways alongside them)")
@@ -79,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "(primary, track, ...; with its links) to avoid; repeatable")
     plan.add_argument("--no-download", action="store_true",
                       help="never download; fail if no local extract is found")
-    plan.add_argument("--dem", type=Path, help="elevation model (GeoTIFF) for <ele> in GPX")
+    plan.add_argument("--dem", type=_path, help="elevation model (GeoTIFF) for <ele> in GPX")
     plan.add_argument("--offline-map", action="store_true",
                       help="inline Leaflet into the HTML map so it works without internet")
     plan.add_argument("--speed", type=float, default=18.0,
@@ -87,10 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     comp = sub.add_parser("compare", help="compare GPX routes on a city's network")
-    comp.add_argument("files", nargs="+", type=Path, metavar="FILE.gpx")
+    comp.add_argument("files", nargs="+", type=_path, metavar="FILE.gpx")
     comp.add_argument("--city", help="city catalogue whose network and sights to use")
-    comp.add_argument("--osm", type=Path, help="local OSM extract")
-    comp.add_argument("--out", type=Path, default=Path("maps"), help="output folder")
+    comp.add_argument("--osm", type=_path, help="local OSM extract")
+    comp.add_argument("--out", type=_path, default=Path("maps"), help="output folder")
     comp.add_argument("--speed", type=float, default=18.0, help="riding speed in km/h")
     comp.add_argument("--lang", default="en", help="labels language: en, de or ja")
     comp.add_argument("--twin", action="store_true",
@@ -193,6 +200,12 @@ def _cmd_sights(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def _table_width(header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """Characters a table needs to show every cell whole (borders and padding too)."""
+    return 1 + sum(max(len(c) for c in (col, *(row[k] for row in rows))) + 3
+                   for k, col in enumerate(header))
+
+
 def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
     from rich.markup import escape  # noqa: PLC0415
 
@@ -209,10 +222,17 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
         return EXIT_OK
     header, rows = result.table()
     table = Table(title="ringroute compare" + (" (twin)" if args.twin else ""))
-    for col in header:
-        table.add_column(escape(col))
-    for row in rows:  # names come from GPX files: never interpret them as rich markup
-        table.add_row(*(escape(cell) for cell in row))
+    if _table_width(header, rows) <= out.width:
+        for col in header:
+            table.add_column(escape(col))
+        for row in rows:  # names come from GPX files: never interpret them as rich markup
+            table.add_row(*(escape(cell) for cell in row))
+    else:  # too narrow a terminal for a column per measure: a column per route
+        table.add_column("")
+        for row in rows:
+            table.add_column(escape(row[0]), overflow="fold")
+        for k, col in enumerate(header[1:], start=1):
+            table.add_row(escape(col), *(escape(row[k]) for row in rows))
     out.print(table)
     for path in result.written:
         out.print(f"wrote {escape(str(path))}")

@@ -71,7 +71,7 @@ from ringroute._gpxread import GPXRoute, TrackSegment, read_gpx
 from ringroute._html import Raw as _Raw
 from ringroute._html import escape as _e
 from ringroute._html import tooltip as _tooltip
-from ringroute._io import atomic_write_text
+from ringroute._io import OutputBatch, batch_or_new
 from ringroute._mapmatch import (
     MATCHED_WITHIN_M,
     SEARCH_RADIUS_M,
@@ -81,6 +81,7 @@ from ringroute._mapmatch import (
     dense_points,
     deviations,
     match_track,
+    points_near,
 )
 from ringroute._metrics import class_shares, count_turns, repeated_share
 from ringroute._text import LANGS, heading
@@ -101,7 +102,9 @@ SIGHT_RADIUS_M = 150.0
 #: A sight counts as passed again only after riding this far outside its radius.
 SIGHT_REPASS_M = 300.0
 MAX_FILES = 50
-MAX_SPEED_KMH = 100.0
+#: riding speeds (km/h) that time estimates accept (plan and compare alike)
+MIN_SPEED_KMH = 3.0
+MAX_SPEED_KMH = 60.0
 _ELE_STEP_M = 10.0
 _ELE_WINDOW = 11  # samples of the moving average (110 m)
 _ELE_HYSTERESIS_M = 3.0
@@ -472,9 +475,9 @@ def measure_path(
 
 
 def _check_speed(speed_kmh: float) -> None:
-    if not (math.isfinite(speed_kmh) and 0 < speed_kmh <= MAX_SPEED_KMH):
-        msg = (f"--speed {speed_kmh:g} is out of range: valid is more than 0 "
-               f"up to {MAX_SPEED_KMH:g} km/h")
+    if not (math.isfinite(speed_kmh) and MIN_SPEED_KMH <= speed_kmh <= MAX_SPEED_KMH):
+        msg = (f"--speed {speed_kmh:.12g} is out of range: valid is {MIN_SPEED_KMH:g} to "
+               f"{MAX_SPEED_KMH:g} km/h")
         raise InputError(msg)
 
 
@@ -509,7 +512,8 @@ def compare_route(
     Raises
     ------
     InputError
-        If no point of the route lies within 50 m of the network.
+        If the route follows no way of the network (no point, or too few points,
+        within :data:`~ringroute._mapmatch.SEARCH_RADIUS_M` of it).
     """
     _check_speed(speed_kmh)
     lat = np.concatenate([s.lat for s in route.segments])
@@ -522,9 +526,17 @@ def compare_route(
         raise InputError(msg)
     if not path.runs:
         s, w, n, e = network.bbox
-        msg = (f"{route.source!r} lies off the loaded network: no point is within "
-               f"{SEARCH_RADIUS_M:.0f} m of a rideable way of {Path(network.source).name!r} "
-               f"(lat {s:.3f}..{n:.3f}, lon {w:.3f}..{e:.3f})")
+        near = points_near(network, lat, lon)
+        where = (f"{Path(network.source).name!r} (lat {s:.3f}..{n:.3f}, "
+                 f"lon {w:.3f}..{e:.3f})")
+        if near:
+            verb = "lies" if near == 1 else "lie"
+            msg = (f"{route.source!r} follows no way of the loaded network: only {near} of "
+                   f"its {len(lat)} points {verb} within {SEARCH_RADIUS_M:.0f} m of a "
+                   f"rideable way of {where}, too few to trace a path")
+        else:
+            msg = (f"{route.source!r} lies off the loaded network: no point is within "
+                   f"{SEARCH_RADIUS_M:.0f} m of a rideable way of {where}")
         raise InputError(msg)
     m = measure_path(network, path, name=route.name, source=route.source, city=city,
                      segments=route.segments, speed_kmh=speed_kmh, lang=lang)
@@ -1130,8 +1142,9 @@ def write_report(
     city: City | None = None,
     extra: Mapping[str, object] | None = None,
     offline: bool = False,
+    batch: OutputBatch | None = None,
 ) -> list[Path]:
-    """Write ``<stem>.csv``, ``<stem>.json`` and ``<stem>.html`` into ``out_dir`` atomically.
+    """Write ``<stem>.csv``, ``<stem>.json`` and ``<stem>.html`` into ``out_dir``: all, or none.
 
     Parameters
     ----------
@@ -1156,6 +1169,8 @@ def write_report(
         More top-level entries for the JSON document.
     offline
         Inline Leaflet into the maps so the report works without internet.
+    batch
+        Stage the files there, to be put in place with the batch's other files.
 
     Returns
     -------
@@ -1182,9 +1197,10 @@ def write_report(
         doc.update(extra)
     page = render_report(metrics, lang=lang, title=title, twin=twin, offline=offline)
     csv_text = _csv(metrics)
-    return [
-        atomic_write_text(out_dir / f"{safe}.csv", csv_text),
-        atomic_write_text(out_dir / f"{safe}.json",
-                          json.dumps(doc, ensure_ascii=False, indent=2) + "\n"),
-        atomic_write_text(out_dir / f"{safe}.html", page),
-    ]
+    with batch_or_new(batch) as out:
+        return [
+            out.write_text(out_dir / f"{safe}.csv", csv_text),
+            out.write_text(out_dir / f"{safe}.json",
+                           json.dumps(doc, ensure_ascii=False, indent=2) + "\n"),
+            out.write_text(out_dir / f"{safe}.html", page),
+        ]

@@ -11,7 +11,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
 
-from ringroute._io import atomic_write_text
+from ringroute._io import OutputBatch, batch_or_new
 from ringroute._text import text as _t
 from ringroute.cities import City
 from ringroute.loop import Loop
@@ -139,13 +139,19 @@ def render_html(cues: list[Cue], *, title: str, lang: str = "en") -> str:
 
 
 def write_cues(loop: Loop, network: Network, out_dir: Path, stem: str, *,
-               city: City | None = None, lang: str = "en") -> list[Path]:
-    """Write ``<stem>-cues.html`` and ``<stem>-cues.md`` atomically."""
+               city: City | None = None, lang: str = "en",
+               batch: OutputBatch | None = None) -> list[Path]:
+    """Write ``<stem>-cues.html`` and ``<stem>-cues.md``: both, or neither.
+
+    With a ``batch``, they are staged there and put in place with its other files.
+    """
     cues = build_cues(loop, network, lang=lang)
     place = city.name(lang) if city else loop.stops[0].place.place.name(lang)
     title = f"{place} {loop.length_m / 1000:.1f} km"
-    return [
-        atomic_write_text(out_dir / f"{stem}-cues.html", render_html(cues, title=title, lang=lang)),
-        atomic_write_text(out_dir / f"{stem}-cues.md", render_markdown(cues, title=title,
-                                                                        lang=lang)),
-    ]
+    with batch_or_new(batch) as out:
+        return [
+            out.write_text(out_dir / f"{stem}-cues.html",
+                           render_html(cues, title=title, lang=lang)),
+            out.write_text(out_dir / f"{stem}-cues.md",
+                           render_markdown(cues, title=title, lang=lang)),
+        ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import gpxpy.gpx
 
 from ringroute import __version__
-from ringroute._io import atomic_write_text
+from ringroute._io import OutputBatch, batch_or_new
 from ringroute._simplify import simplify_indices
 from ringroute._text import text as label
 from ringroute.cities import LANGUAGES, City
@@ -169,7 +169,13 @@ def write_gpx(
     lang: str = "en",
     max_points: int | None = None,
     with_route: bool = False,
+    batch: OutputBatch | None = None,
 ) -> Path:
-    """Write ``loop`` as GPX 1.1 to ``path`` atomically; options as :func:`build_gpx`."""
+    """Write ``loop`` as GPX 1.1 to ``path`` atomically; options as :func:`build_gpx`.
+
+    With a ``batch``, the file is staged there and put in place with the batch's
+    other files.
+    """
     g = build_gpx(loop, city=city, lang=lang, max_points=max_points, with_route=with_route)
-    return atomic_write_text(path, g.to_xml(version="1.1"))
+    with batch_or_new(batch) as out:
+        return out.write_text(path, g.to_xml(version="1.1"))

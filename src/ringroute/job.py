@@ -16,11 +16,12 @@ from pathlib import Path
 from ringroute._bike import check_avoid
 from ringroute._build import ProgressFn
 from ringroute._elevation import interpolate_known, sample_dem
+from ringroute._io import OutputBatch
 from ringroute._text import LANGS
 from ringroute.cities import City, load_city
-from ringroute.compare import compare_loops, write_report
+from ringroute.compare import MAX_SPEED_KMH, MIN_SPEED_KMH, compare_loops, write_report
 from ringroute.cues import write_cues
-from ringroute.errors import InputError, OSMDataError
+from ringroute.errors import InputError, OSMDataError, SightOffNetworkError
 from ringroute.gpx import write_gpx
 from ringroute.loop import MAX_PREFER_CYCLEWAYS, MAX_TARGET_KM, Loop, Preferences, plan_loops
 from ringroute.network import Network, load_network
@@ -93,6 +94,11 @@ class PlanResult:
         }
 
 
+def _num(x: float) -> str:
+    """``x`` as given, to 12 significant digits (``:g`` would show 1000.0001 as 1000)."""
+    return f"{x:.12g}"
+
+
 def validate_request(req: PlanRequest) -> None:
     """Check a request's plain values before any work is done.
 
@@ -102,11 +108,11 @@ def validate_request(req: PlanRequest) -> None:
         Naming the bad value and the valid range.
     """
     if not (math.isfinite(req.target_km) and 0 < req.target_km <= MAX_TARGET_KM):
-        msg = (f"--km {req.target_km:g} is out of range: valid is more than 0 "
+        msg = (f"--km {_num(req.target_km)} is out of range: valid is more than 0 "
                f"up to {MAX_TARGET_KM:g}")
         raise InputError(msg)
     if not (math.isfinite(req.tolerance) and 0.001 <= req.tolerance <= 0.5):
-        msg = f"--tolerance {req.tolerance:g} is out of range: valid is 0.001 to 0.5"
+        msg = f"--tolerance {_num(req.tolerance)} is out of range: valid is 0.001 to 0.5"
         raise InputError(msg)
     if not 1 <= req.alternatives <= 20:
         msg = f"--alternatives {req.alternatives} is out of range: valid is 1 to 20"
@@ -119,7 +125,7 @@ def validate_request(req: PlanRequest) -> None:
         raise InputError(msg)
     if not (math.isfinite(req.prefer_cycleways)
             and 0 <= req.prefer_cycleways <= MAX_PREFER_CYCLEWAYS):
-        msg = (f"--prefer-cycleways {req.prefer_cycleways:g} is out of range: "
+        msg = (f"--prefer-cycleways {_num(req.prefer_cycleways)} is out of range: "
                f"valid is 0 to {MAX_PREFER_CYCLEWAYS:g}")
         raise InputError(msg)
     check_avoid(req.avoid, argument="--avoid")
@@ -127,13 +133,20 @@ def validate_request(req: PlanRequest) -> None:
         msg = f"--seed {req.seed} is out of range: valid is 0 or more"
         raise InputError(msg)
     if req.dem is not None and not req.dem.is_file():
-        msg = f"--dem {str(req.dem)!r} does not exist: give a GeoTIFF elevation model"
+        what = ("is a folder" if req.dem.is_dir() else
+                "is not a regular file" if req.dem.exists() else "does not exist")
+        msg = f"--dem {str(req.dem)!r} {what}: give a GeoTIFF elevation model"
         raise InputError(msg)
-    if not (math.isfinite(req.speed_kmh) and 3 <= req.speed_kmh <= 60):
-        msg = f"--speed {req.speed_kmh:g} is out of range: valid is 3 to 60 km/h"
+    if not (math.isfinite(req.speed_kmh) and MIN_SPEED_KMH <= req.speed_kmh <= MAX_SPEED_KMH):
+        msg = (f"--speed {_num(req.speed_kmh)} is out of range: valid is "
+               f"{MIN_SPEED_KMH:g} to {MAX_SPEED_KMH:g} km/h")
         raise InputError(msg)
     if req.city is None and req.osm_path is None:
         msg = "no city and no --osm extract given: name a city or pass --osm PATH --start LAT,LON"
+        raise InputError(msg)
+    if req.start is not None and not req.start.strip():
+        msg = ("--start '' is empty: give a sight (key or name) or LAT,LON, or leave it out "
+               "for the city's start")
         raise InputError(msg)
     if req.city is None and not req.start:
         msg = "without a city, --start LAT,LON is required"
@@ -181,8 +194,8 @@ def run_plan(
 ) -> PlanResult:
     """Run a planning job and write its files.
 
-    Files are written only after planning succeeded, each atomically; on any
-    error nothing is written.
+    Files are written only after planning succeeded, and all of them together
+    (see :func:`export`); on any error nothing is written.
 
     Raises
     ------
@@ -193,7 +206,7 @@ def run_plan(
     """
     s = settings or get_settings()
     validate_request(req)
-    city = load_city(req.city, settings=s) if req.city else None
+    city = load_city(req.city, settings=s) if req.city is not None else None
     start_spec = req.start or (city.default_start if city else None)
     if start_spec is None:  # pragma: no cover - validate_request guards this
         msg = "--start is required"
@@ -205,7 +218,14 @@ def run_plan(
     if city is not None:
         _check_region(city, network)
     start_place = refine(start_place, network)
-    start = snap(start_place, network, max_snap_m=s.max_snap_m)
+    try:
+        start = snap(start_place, network, max_snap_m=s.max_snap_m)
+    except SightOffNetworkError as exc:
+        if req.start is not None or city is None:
+            raise
+        msg = (f"{city.key}'s default start: {exc}; --start SIGHT or --start LAT,LON "
+               "picks another start")
+        raise SightOffNetworkError(msg) from exc
     via: list[SnappedPlace] = []
     seen = {start_place.key}
     for p in via_places:
@@ -226,7 +246,17 @@ def run_plan(
 def add_elevation(loop: Loop, network: Network, *, dem: Path | None = None) -> None:
     """Set ``loop.ele`` from a DEM raster, else from OSM ``ele`` tags of passed nodes."""
     if dem is not None:
-        loop.ele = sample_dem(dem, loop.lat, loop.lon)
+        ele = sample_dem(dem, loop.lat, loop.lon)
+        n_known = sum(e is not None for e in ele)
+        if n_known == 0:
+            log.warning("--dem %s holds no elevation along the loop (it covers another "
+                        "area, or only voids there): the GPX has no elevations", dem)
+            loop.ele = None
+            return
+        if n_known < len(ele):
+            log.warning("--dem %s holds elevations for %.0f%% of the loop's points only",
+                        dem, 100.0 * n_known / len(ele))
+        loop.ele = ele
         return
     nodes = [u for u, _, _ in loop.edges] + ([loop.edges[-1][1]] if loop.edges else [])
     known: dict[int, float] = {}
@@ -239,23 +269,49 @@ def add_elevation(loop: Loop, network: Network, *, dem: Path | None = None) -> N
 
 def export(req: PlanRequest, city: City | None, network: Network,
            loops: Sequence[Loop]) -> PlanResult:
-    """Write GPX files (one per loop) and one map with all loops."""
+    """Write GPX files (one per loop), cue sheets, the comparison and one map with all loops.
+
+    The files are put in place together, or none of them. Files of the same stem
+    left by an earlier plan with more alternatives (``<stem>-alt<N>.gpx``, the
+    comparison) are removed then, so that the folder holds one plan's files.
+    """
     stem = output_stem(req)
     out = req.out_dir
     result = PlanResult(city=city, network=network, loops=list(loops))
-    for i, loop in enumerate(loops):
-        name = f"{stem}.gpx" if i == 0 else f"{stem}-alt{i}.gpx"
-        result.gpx_paths.append(
-            write_gpx(loop, out / name, city=city, lang=req.lang, max_points=req.max_points,
-                      with_route=req.gpx_route)
-        )
-    result.cue_paths = write_cues(loops[0], network, out, stem, city=city, lang=req.lang)
-    if len(loops) > 1:
-        metrics = compare_loops(list(loops), network, city=city, speed_kmh=req.speed_kmh,
-                                lang=req.lang)
-        result.compare_paths = write_report(metrics, out, f"{stem}-compare", lang=req.lang,
-                                            city=city, speed_kmh=req.speed_kmh,
-                                            offline=req.offline_map)
-    result.map_path = write_map(list(loops), out / f"{stem}.html", city=city, lang=req.lang,
-                                offline=req.offline_map)
+    with OutputBatch() as batch:
+        for i, loop in enumerate(loops):
+            name = f"{stem}.gpx" if i == 0 else f"{stem}-alt{i}.gpx"
+            result.gpx_paths.append(
+                write_gpx(loop, out / name, city=city, lang=req.lang, max_points=req.max_points,
+                          with_route=req.gpx_route, batch=batch)
+            )
+        result.cue_paths = write_cues(loops[0], network, out, stem, city=city, lang=req.lang,
+                                      batch=batch)
+        if len(loops) > 1:
+            metrics = compare_loops(list(loops), network, city=city, speed_kmh=req.speed_kmh,
+                                    lang=req.lang)
+            result.compare_paths = write_report(metrics, out, f"{stem}-compare", lang=req.lang,
+                                                city=city, speed_kmh=req.speed_kmh,
+                                                offline=req.offline_map, batch=batch)
+        result.map_path = write_map(list(loops), out / f"{stem}.html", city=city,
+                                    lang=req.lang, offline=req.offline_map, batch=batch)
+        stale = _stale_outputs(out, stem, keep=set(batch.paths))
+        batch.commit()
+    for path in stale:
+        try:
+            path.unlink()
+        except OSError as exc:
+            log.warning("could not remove %s, left by an earlier plan: %s", path,
+                        exc.strerror or exc)
+        else:
+            log.info("removed %s, left by an earlier plan with more alternatives", path)
     return result
+
+
+def _stale_outputs(out_dir: Path, stem: str, *, keep: set[Path]) -> list[Path]:
+    """Files of ``stem`` in ``out_dir`` that an earlier plan wrote and this one does not."""
+    if not out_dir.is_dir():
+        return []
+    pattern = re.compile(rf"{re.escape(stem)}-(alt[1-9][0-9]*\.gpx|compare\.(csv|json|html))")
+    return sorted(p for p in out_dir.iterdir()
+                  if pattern.fullmatch(p.name) and p not in keep and p.is_file())

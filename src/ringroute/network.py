@@ -29,7 +29,7 @@ from ringroute import _cache
 from ringroute._alongside import WayKey, alongside_ways
 from ringroute._bike import OVERPASS_FILTERS, WAY_TAGS
 from ringroute._build import ProgressFn, build_graph
-from ringroute._osmfile import SUFFIXES, RawNetwork, read_osm_file
+from ringroute._osmfile import SUFFIXES, RawNetwork, missing_file_message, read_osm_file
 from ringroute._router import Router
 from ringroute._types import FloatArray
 from ringroute.cities import City
@@ -173,8 +173,7 @@ def network_from_file(
     s = settings or get_settings()
     path = Path(path)
     if not path.is_file():
-        msg = f"OSM file {str(path)!r} does not exist"
-        raise OSMDataError(msg)
+        raise OSMDataError(missing_file_message(path))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     key = _cache.cache_key("file", LOADER_VERSION, _file_digest(path))

@@ -8,9 +8,17 @@ that take ``settings=``. Nothing here is mutated at run time: use
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from ringroute.errors import InputError
+
+
+class SettingsError(InputError):
+    """A setting (or the environment variable behind it) out of its valid range."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _SOURCE_ROOT = _PACKAGE_DIR.parent.parent
@@ -51,8 +59,28 @@ def _env_float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError as exc:
-        msg = f"environment variable {name}={raw!r} is not a number"
-        raise ValueError(msg) from exc
+        msg = f"environment variable {name}={raw!r} is not a number: valid is {_valid(name)}"
+        raise SettingsError(msg) from exc
+
+
+def _valid(env_name: str) -> str:
+    """The valid values of the number setting read from ``env_name``, in words."""
+    for env, unit, least, least_ok, most in _RANGES.values():
+        if env == env_name:
+            above = f"from {least:g}" if least_ok else f"more than {least:g}"
+            return f"{above} up to {most:g} {unit}"
+    return "a number"
+
+
+#: each number setting: its environment variable, unit, least value (itself allowed
+#: or not) and greatest value
+_RANGES: dict[str, tuple[str, str, float, bool, float]] = {
+    "timeout_s": ("RINGROUTE_TIMEOUT_S", "s", 0.0, False, 3600.0),
+    "backoff_s": ("RINGROUTE_BACKOFF_S", "s", 0.0, True, 600.0),
+    "max_snap_m": ("RINGROUTE_MAX_SNAP_M", "m", 0.0, False, 100_000.0),
+}
+_MAX_RETRIES = 20
+_URLS = {"overpass_url": "RINGROUTE_OVERPASS_URL", "nominatim_url": "RINGROUTE_NOMINATIM_URL"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +135,26 @@ class Settings:
     retries: int = 3
     backoff_s: float = field(default_factory=lambda: _env_float("RINGROUTE_BACKOFF_S", 5.0))
     max_snap_m: float = field(default_factory=lambda: _env_float("RINGROUTE_MAX_SNAP_M", 500.0))
+
+    def __post_init__(self) -> None:
+        for name, (env, _unit, least, least_ok, most) in _RANGES.items():
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and (value >= least if least_ok else value > least)
+                    and value <= most):
+                msg = (f"setting {name} ({env}) = {value!r} is out of range: valid is "
+                       f"{_valid(env)}")
+                raise SettingsError(msg)
+        if not 0 <= self.retries <= _MAX_RETRIES:
+            msg = (f"setting retries = {self.retries} is out of range: valid is 0 up to "
+                   f"{_MAX_RETRIES}")
+            raise SettingsError(msg)
+        for name, env in _URLS.items():
+            url = getattr(self, name)
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                msg = (f"setting {name} ({env}) = {url!r} is not a web address: valid is "
+                       "http:// or https:// and a host, e.g. https://overpass-api.de/api")
+                raise SettingsError(msg)
 
 
 def get_settings() -> Settings:

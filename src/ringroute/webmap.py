@@ -31,7 +31,7 @@ from ringroute._html import escape as _e
 from ringroute._html import figure_of as _figure
 from ringroute._html import popup as _popup
 from ringroute._html import tooltip as _tooltip
-from ringroute._io import atomic_write_text
+from ringroute._io import OutputBatch, batch_or_new
 from ringroute._text import has_text, text
 from ringroute.cities import LANGUAGES, City
 from ringroute.loop import Loop
@@ -237,6 +237,7 @@ def write_map(
     lang: str = "en",
     title: str | None = None,
     offline: bool = False,
+    batch: OutputBatch | None = None,
 ) -> Path:
     """Render :func:`build_map` to a standalone HTML file, atomically.
 
@@ -247,6 +248,8 @@ def write_map(
         internet apart from the background tiles.
     path
         Output file; its folder is created if missing.
+    batch
+        Stage the file there, to be put in place with the batch's other files.
 
     Returns
     -------
@@ -254,6 +257,7 @@ def write_map(
         ``path``.
     """
     m = build_map(loops, city=city, lang=lang, title=title, offline=offline)
-    return atomic_write_text(path, _figure(m).render())
+    with batch_or_new(batch) as out:
+        return out.write_text(path, _figure(m).render())
 
 
