@@ -124,6 +124,12 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
      "--speed 61 is out of range: valid is 3 to 60 km/h"),
     (["plan", "tsukuba", "--osm", str(UNIVERSITY), "--km", "8"],
      "tsukuba's default start: sight 'station' is 938 m from the nearest rideable way"),
+    (["plan", "tsukuba", "--tolerance", "abc"], "'abc' is not a number: valid is 0.001 to 0.5"),
+    (["plan", "tsukuba", "--alternatives", "two"], "'two' is not a whole number: valid is 1 to 20"),
+    (["plan", "tsukuba", "--seed", "1.5"], "'1.5' is not a whole number: valid is 0 or more"),
+    (["plan", "tsukuba", "--max-points", "x"], "valid is 10 to 1000000"),
+    (["plan", "tsukuba", "--prefer-cycleways", "x"], "'x' is not a number: valid is 0 to 10"),
+    (["plan", "tsukuba", "--speed", "fast"], "'fast' is not a number: valid is 3 to 60 km/h"),
 ]
 
 
@@ -249,4 +255,129 @@ def test_files_of_an_earlier_plan_with_more_alternatives_are_removed(tmp_path: P
     assert sorted(p.name for p in out.iterdir()) == [
         "tsukuba-20km-alt1-notes.txt", "tsukuba-20km-cues.html", "tsukuba-20km-cues.md",
         "tsukuba-20km.gpx", "tsukuba-20km.html"]
-    assert "left by an earlier plan with more alternatives" in proc.stderr
+    assert "tsukuba-20km-alt1.gpx, left by an earlier plan" in proc.stderr
+
+
+def test_a_fractional_length_keeps_one_stem(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "20.5", "--out", str(out))
+    assert run_cli(*args, "--alternatives", "2").returncode == 0
+    assert {p.name for p in out.iterdir()} == {
+        "tsukuba-20_5km.gpx", "tsukuba-20_5km-alt1.gpx", "tsukuba-20_5km.html",
+        "tsukuba-20_5km-cues.html", "tsukuba-20_5km-cues.md", "tsukuba-20_5km-compare.csv",
+        "tsukuba-20_5km-compare.json", "tsukuba-20_5km-compare.html"}
+    names = [gpxpy.parse((out / f).read_text(encoding="utf-8")).name
+             for f in ("tsukuba-20_5km.gpx", "tsukuba-20_5km-alt1.gpx")]
+    assert names == ["Tsukuba 20.5 km loop", "Tsukuba 20.5 km loop – Alternative 1"]
+    assert run_cli(*args).returncode == 0
+    assert not any("alt1" in p.name or "compare" in p.name for p in out.iterdir())
+
+
+def test_parts_of_a_killed_plan_are_removed_once_old(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    old = out / ".tsukuba-10km.html.abc123.part"
+    fresh = out / ".tsukuba-10km.gpx.def456.part"  # a plan writing now, beside this one
+    other = out / ".notes.part"
+    for p in (old, fresh, other):
+        p.write_text("partial")
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    os.utime(other, (1_000_000_000, 1_000_000_000))
+    proc = run_cli("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "10",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert not old.exists() and fresh.exists() and other.exists()
+
+
+def test_quiet_still_shows_warnings(tmp_path: Path) -> None:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    dem = tmp_path / "alps.tif"
+    with rasterio.open(dem, "w", driver="GTiff", height=4, width=4, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=from_origin(7.0, 46.0, 0.01, 0.01)) as ds:
+        ds.write(np.full((4, 4), 1500.0, dtype="float32"), 1)
+    proc = run_cli("-q", "plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "10",
+                   "--dem", str(dem), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    assert "alps.tif holds no elevation along the loop" in proc.stderr
+
+
+def test_a_catalogue_name_with_a_control_character_is_refused(tmp_path: Path) -> None:
+    from ringroute.settings import Settings
+
+    src = Settings().cities_dir / "tsukuba.toml"
+    (tmp_path / "tsukuba.toml").write_text(
+        src.read_text(encoding="utf-8").replace('en = "Tsukuba Botanical Garden"',
+                                                'en = "Tsukuba\\u0008 Botanical Garden"'),
+        encoding="utf-8")
+    proc = run_cli("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "30", "--via",
+                   "botgarden", "--out", str(tmp_path / "o"),
+                   env={"RINGROUTE_CITIES_DIR": str(tmp_path)})
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "holds the control character U+0008" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "ringroute", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_while_starting_up_is_one_line() -> None:
+    """The CLI takes about 2 s to import; a Ctrl-C then is no traceback either."""
+    import signal
+    import time
+
+    proc = _start("plan", "tsukuba", "--km", "10")
+    time.sleep(0.4)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err == "ringroute: interrupted\n"
+
+
+def test_sigterm_stops_a_plan_like_ctrl_c(tmp_path: Path) -> None:
+    """Once the CLI runs (its first log line), SIGTERM ends it with one line and no files."""
+    import signal
+
+    out = tmp_path / "o"
+    proc = _start("-v", "plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "50",
+                  "--alternatives", "5", "--out", str(out))
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("ringroute: ")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.splitlines()[-1] == "ringroute: terminated"
+    assert "Traceback" not in err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_termination_while_writing_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM arriving after the GPX and cue sheets are staged, while the map renders."""
+    from ringroute import cli, job
+
+    def map_then_killed(*args: object, **kwargs: object) -> Path:
+        cli.on_sigterm(15, None)
+
+    monkeypatch.setattr(job, "write_map", map_then_killed)
+    out = tmp_path / "o"
+    code = main(["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "10", "--out", str(out)])
+    assert code == 143
+    assert capsys.readouterr().err == "ringroute: terminated\n"
+    assert list(out.iterdir()) == []  # the folder was made; nothing, not even a .part, in it
+
+
+def test_an_output_folder_that_is_a_file_is_refused_before_planning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    assert main(["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--out", str(afile)]) == 2
+    assert f"--out '{afile}' is a file: give a folder" in capsys.readouterr().err
+    assert afile.read_text() == "mine"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ringroute.cities import City
-from ringroute.cues import build_cues, render_html, write_cues
+from ringroute.cues import Cue, build_cues, md_text, render_html, render_markdown, write_cues
 from ringroute.loop import Loop, plan_loops
 from ringroute.network import Network
 from ringroute.sights import resolve, snap
@@ -65,3 +65,27 @@ def test_html_escapes(loop: Loop, science_city: Network) -> None:
     page = render_html(evil, title="<b>t</b>")
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert "<b>t</b>" not in page
+
+
+EVIL_NAMES = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>",
+              "a | b", "line\nbreak\n# Heading", "**bold** [link](http://x) `code` ~~s~~",
+              "back\\slash & ampersand"]
+
+
+@pytest.mark.parametrize("name", EVIL_NAMES)
+def test_markdown_cue_sheet_shows_names_as_text(name: str) -> None:
+    """Rendered as CommonMark (markdown-it, as a viewer would): no tag, no markup, one row."""
+    from markdown_it import MarkdownIt
+
+    cues = [Cue(at_m=0.0, kind="start", text=f"Start: {name}"),
+            Cue(at_m=1500.0, kind="finish", text="Finish")]
+    page = MarkdownIt("commonmark").enable("table").render(
+        render_markdown(cues, title=name, lang="en"))
+    assert "<img" not in page and "<script" not in page
+    assert page.count("<tr>") == 3  # the header and two cues
+    assert "<strong>" not in page and "<a " not in page and "<code>" not in page
+    assert page.count("<h1>") == 1
+    flat = " ".join(name.split("\n"))
+    import html as _html
+    assert _html.escape(f"Start: {flat}", quote=False) in page
+    assert md_text("plain name") == "plain name"

@@ -55,8 +55,10 @@ def test_dem_in_a_local_crs_is_refused(tmp_path: Path) -> None:
     """A raster in a local engineering CRS has no way to latitude and longitude."""
     local = 'LOCAL_CS["arbitrary",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
     dem = _write_dem(tmp_path / "local.tif", crs=local)
-    with pytest.raises(InputError, match=r"--dem .*local\.tif.*cannot be reached from latitude"):
+    with pytest.raises(InputError, match=r"--dem .*local\.tif.*cannot be reached from latitude"
+                       ) as info:
         sample_dem(dem, [36.08], [140.1])
+    assert str(info.value).endswith("(GDAL: Cannot find coordinate operations)")
 
 
 @pytest.mark.parametrize("void", [np.inf, -np.inf, np.nan, -32768.0, 10_000.0])

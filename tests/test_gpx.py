@@ -108,6 +108,33 @@ def test_escaping_in_gpx(loop: Loop, tmp_path: Path, schema: xmlschema.XMLSchema
     assert evil in (gpxpy.parse(text).waypoints[1].name or "")
 
 
+def test_control_characters_never_reach_the_gpx(loop: Loop, tmp_path: Path,
+                                                schema: xmlschema.XMLSchema) -> None:
+    """XML cannot hold U+0000 or U+0008: a name with them still gives a valid file."""
+    import dataclasses
+
+    first = loop.stops[1]
+    assert first.place.place.sight is not None
+    sight = dataclasses.replace(first.place.place.sight, names={"en": "Expo\x00\x08 Hall\x1b"})
+    place = dataclasses.replace(first.place.place, sight=sight)
+    stop = dataclasses.replace(first, place=dataclasses.replace(first.place, place=place))
+    bad = dataclasses.replace(loop, stops=[loop.stops[0], stop, *loop.stops[2:]])
+    path = write_gpx(bad, tmp_path / "ctl.gpx", title="Ride\x07 one")
+    schema.validate(str(path))
+    g = gpxpy.parse(path.read_text(encoding="utf-8"))
+    assert g.name == "Ride one" and g.waypoints[1].name == "1. Expo Hall"
+
+
+def test_a_route_needs_a_sight(tsukuba: City, science_city: Network,
+                               caplog: pytest.LogCaptureFixture) -> None:
+    start = snap(resolve("station", tsukuba), science_city, max_snap_m=500)
+    alone = plan_loops(science_city, start, [], target_km=8)[0]
+    with caplog.at_level("WARNING", logger="ringroute"):
+        g = build_gpx(alone, with_route=True)
+    assert g.routes == [] and len(g.tracks[0].segments[0].points) > 10
+    assert any("passes no sight" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.peer
 @pytest.mark.skipif(shutil.which("gpsbabel") is None, reason="gpsbabel not installed")
 @pytest.mark.parametrize("fmt", ["kml", "geojson", "csv"])

@@ -33,7 +33,10 @@ def test_defaults_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     ("RINGROUTE_OVERPASS_URL", "not a url", "overpass_url (RINGROUTE_OVERPASS_URL) = "
                                             "'not a url' is not a web address"),
     ("RINGROUTE_OVERPASS_URL", "ftp://example.org/api", "http:// or https://"),
-    ("RINGROUTE_NOMINATIM_URL", "http://", "nominatim_url (RINGROUTE_NOMINATIM_URL)"),
+    ("RINGROUTE_NOMINATIM_URL", "http://", "nominatim_url (RINGROUTE_NOMINATIM_URL) = "
+                                           "'http://' is not a web address: valid is http:// "
+                                           "or https:// and a host, e.g. "
+                                           "https://nominatim.openstreetmap.org/"),
 ])
 def test_bad_environment_is_refused_naming_the_variable(
         monkeypatch: pytest.MonkeyPatch, env: str, raw: str, fragment: str) -> None:

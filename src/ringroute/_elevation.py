@@ -58,8 +58,9 @@ def sample_dem(path: Path, lat: Sequence[float], lon: Sequence[float]) -> list[f
             cols = inv.a * x_arr + inv.b * y_arr + inv.c
             rows = inv.d * x_arr + inv.e * y_arr + inv.f
     except CPLE_BaseError as exc:
+        reason = str(exc).split(" from ", 1)[0].splitlines()[0][:120]  # not the CRS's JSON
         msg = (f"--dem {str(path)!r}: its coordinates cannot be reached from latitude "
-               f"and longitude: {str(exc).splitlines()[0][:200]}")
+               f"and longitude (GDAL: {reason})")
         raise InputError(msg) from exc
     except (RasterioError, OSError) as exc:
         msg = f"--dem {str(path)!r} cannot be read as an elevation raster: {exc}"

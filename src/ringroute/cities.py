@@ -172,11 +172,26 @@ def load_city_file(path: Path) -> City:
         raise InputError(msg) from exc
 
 
+#: control characters: no name or description holds one, and GPX (XML) cannot
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _clean(text: str, where: str) -> str:
+    """``text``, refused if it holds a control character (a newline included)."""
+    bad = _CONTROL.search(text)
+    if bad:
+        msg = (f"{where} {text!r} holds the control character U+{ord(bad.group()):04X}; "
+               "names and descriptions are one line of plain text")
+        raise ValueError(msg)
+    return text
+
+
 def _names(raw: Any, where: str) -> dict[str, str]:
     if not isinstance(raw, dict) or not isinstance(raw.get("en"), str):
         msg = f"{where}: 'names' needs at least an English name"
         raise ValueError(msg)
-    return {lang: str(raw[lang]) for lang in LANGUAGES if raw.get(lang)}
+    return {lang: _clean(str(raw[lang]), f"{where}: name") for lang in LANGUAGES
+            if raw.get(lang)}
 
 
 def _city_from_dict(raw: dict[str, Any], path: Path) -> City:
@@ -199,7 +214,8 @@ def _city_from_dict(raw: dict[str, Any], path: Path) -> City:
                 lat=lat,
                 lon=lon,
                 category=str(item.get("category", "sight")),
-                description=str(item.get("description", "")),
+                description=_clean(str(item.get("description", "")),
+                                   f"sight {key!r}: description"),
                 accuracy_m=float(item.get("accuracy_m", 50.0)),
                 source=str(item.get("source", "")),
             )

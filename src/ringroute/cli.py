@@ -10,8 +10,9 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 from rich.console import Console
@@ -21,12 +22,31 @@ from rich.table import Table
 from ringroute import __version__
 from ringroute._text import LANGS
 from ringroute.cities import load_city
+from ringroute.compare import MAX_SPEED_KMH, MIN_SPEED_KMH
 from ringroute.errors import DownloadError, InputError, RingrouteRuntimeError
 from ringroute.job import PlanRequest, run_plan
+from ringroute.loop import MAX_PREFER_CYCLEWAYS
+
+_SPEEDS = f"{MIN_SPEED_KMH:g} to {MAX_SPEED_KMH:g} km/h"
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a program it ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (``kill``, a service manager, ``timeout``): stop like Ctrl-C."""
+
+
+def on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    """Raise :class:`Terminated` where the program is (a SIGTERM handler).
+
+    ``with`` blocks then clean up: temporary output files are removed.
+    """
+    raise Terminated
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +66,18 @@ def _km(text: str) -> float:
     return value
 
 
+def _number(kind: type[int] | type[float], valid: str) -> Callable[[str], float]:
+    """An argparse type: ``kind`` from text, or an error naming ``valid``."""
+    def parse(text: str) -> float:
+        try:
+            return kind(text)
+        except ValueError:
+            word = "a whole number" if kind is int else "a number"
+            msg = f"{text!r} is not {word}: valid is {valid}"
+            raise argparse.ArgumentTypeError(msg) from None
+    return parse
+
+
 def _path(text: str) -> Path:
     if not text.strip():
         msg = "an empty path: give a file or folder name"
@@ -58,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ringroute", description="Plan cycling loops through named sights.")
     p.add_argument("--version", action="version", version=f"ringroute {__version__}")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress output, no retry notes (warnings and errors still shown)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     plan = sub.add_parser("plan", help="plan a loop and write GPX + map")
@@ -67,18 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--via", action="append", default=[], metavar="SIGHT",
                       help="sight to pass (key, name in en/de/ja, or LAT,LON); repeatable")
     plan.add_argument("--km", type=_km, default=50.0, help="target length in km (default 50)")
-    plan.add_argument("--tolerance", type=float, default=0.05,
+    plan.add_argument("--tolerance", type=_number(float, "0.001 to 0.5"), default=0.05,
                       help="allowed relative length error (default 0.05)")
     plan.add_argument("--osm", type=_path, help="local OSM extract (.osm, .osm.pbf, .bz2, .gz)")
     plan.add_argument("--out", type=_path, default=Path("maps"), help="output folder")
-    plan.add_argument("--alternatives", type=int, default=1,
+    plan.add_argument("--alternatives", type=_number(int, "1 to 20"), default=1,
                       help="number of distinct loops (each shares at most half its length "
                            "with another: its ways, or ways alongside them)")
-    plan.add_argument("--seed", type=int, default=0, help="seed for reproducible choices")
+    plan.add_argument("--seed", type=_number(int, "0 or more"), default=0,
+                      help="seed for reproducible choices")
     plan.add_argument("--lang", default="en", help="labels language: en, de or ja")
-    plan.add_argument("--max-points", type=int, help="simplify the GPX track to N points")
+    plan.add_argument("--max-points", type=_number(int, "10 to 1000000"),
+                      help="simplify the GPX track to N points")
     plan.add_argument("--gpx-route", action="store_true", help="also write a GPX <rte>")
-    plan.add_argument("--prefer-cycleways", type=float, default=0.0,
+    plan.add_argument("--prefer-cycleways", default=0.0,
+                      type=_number(float, f"0 to {MAX_PREFER_CYCLEWAYS:g}"),
                       help="extra preference for cycleways and OSM cycle routes "
                            "(0 = default costs, 1 = half their cost)")
     plan.add_argument("--avoid", action="append", default=[], metavar="CLASS",
@@ -89,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--dem", type=_path, help="elevation model (GeoTIFF) for <ele> in GPX")
     plan.add_argument("--offline-map", action="store_true",
                       help="inline Leaflet into the HTML map so it works without internet")
-    plan.add_argument("--speed", type=float, default=18.0,
+    plan.add_argument("--speed", type=_number(float, _SPEEDS), default=18.0,
                       help="riding speed in km/h for time estimates (default 18)")
     plan.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -98,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--city", help="city catalogue whose network and sights to use")
     comp.add_argument("--osm", type=_path, help="local OSM extract")
     comp.add_argument("--out", type=_path, default=Path("maps"), help="output folder")
-    comp.add_argument("--speed", type=float, default=18.0, help="riding speed in km/h")
+    comp.add_argument("--speed", type=_number(float, _SPEEDS), default=18.0,
+                      help="riding speed in km/h")
     comp.add_argument("--lang", default="en", help="labels language: en, de or ja")
     comp.add_argument("--twin", action="store_true",
                       help="twin report: two rides in two cities side by side")
@@ -120,10 +157,12 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
         level = logging.INFO
     elif verbose > 1:
         level = logging.DEBUG
-    if quiet:
-        level = logging.ERROR
+    if quiet:  # no progress and no notes; warnings still show
+        level = logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("ringroute: %(message)s"))
+    if quiet:  # warnings marked as progress (a retry on the way) are left out too
+        handler.addFilter(lambda record: not getattr(record, "ringroute_progress", False))
     logger = logging.getLogger("ringroute")
     logger.handlers[:] = [handler]
     logger.setLevel(level)
@@ -155,7 +194,7 @@ def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
         return EXIT_OK
     table = Table(title=f"ringroute: {len(result.loops)} loop(s), target {args.km:g} km")
     for col in ("#", "km", "error", "ridden twice", "turns/km", "sights", "GPX"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a narrow or piped output: wrap, never cut
     for i, loop in enumerate(result.loops):
         twice = f"{loop.overlap_ratio:.1%}"
         if loop.forced_overlap_ratio >= 0.0005:
@@ -191,7 +230,7 @@ def _cmd_sights(args: argparse.Namespace, out: Console) -> int:
     table = Table(title=f"{city.name(args.lang)}: {len(city.sights)} sights "
                         f"(start: {city.default_start})")
     for col in ("key", "en", "de", "ja", "category", "lat, lon", "±m"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a narrow or piped output: wrap, never cut
     for s in city.sights:
         table.add_row(s.key, s.names.get("en", ""), s.names.get("de", ""),
                       s.names.get("ja", ""), s.category, f"{s.lat:.5f}, {s.lon:.5f}",
@@ -265,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RingrouteRuntimeError, OSError) as exc:
         sys.stderr.write(f"ringroute: failed: {exc}\n")
         return EXIT_FAILURE
+    except Terminated:
+        sys.stderr.write("ringroute: terminated\n")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         sys.stderr.write("ringroute: interrupted\n")
         return 130

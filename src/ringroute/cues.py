@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,15 +101,29 @@ def build_cues(loop: Loop, network: Network, *, lang: str = "en") -> list[Cue]:
     return cues
 
 
+#: characters Markdown would read as markup in a table cell
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal Markdown (CommonMark): shown as written, never as markup.
+
+    HTML is written as character references (a name like ``<img onerror=…>`` is text,
+    not a tag), markup characters are escaped with a backslash, and line breaks and
+    other control characters become spaces (a name cannot end a table row).
+    """
+    flat = re.sub(r"[\x00-\x1f\x7f-\x9f]+", " ", text)
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+
+
 def render_markdown(cues: list[Cue], *, title: str, lang: str = "en") -> str:
-    """A Markdown table of the cues."""
-    lines = [f"# {_t('cue_title', lang)}: {title}", "",
+    """A Markdown table of the cues (names from OSM and the catalogue as plain text)."""
+    lines = [f"# {md_text(_t('cue_title', lang))}: {md_text(title)}", "",
              f"| {_t('km', lang)} | {_t('next', lang)} | {_t('instruction', lang)} |",
              "|---:|---:|---|"]
     for i, c in enumerate(cues):
         nxt = cues[i + 1].at_m - c.at_m if i + 1 < len(cues) else 0.0
-        text = c.text.replace("|", "\\|")
-        lines.append(f"| {c.at_m / 1000:.2f} | {nxt / 1000:.2f} | {text} |")
+        lines.append(f"| {c.at_m / 1000:.2f} | {nxt / 1000:.2f} | {md_text(c.text)} |")
     lines += ["", "Map data © OpenStreetMap contributors, ODbL 1.0.", ""]
     return "\n".join(lines)
 

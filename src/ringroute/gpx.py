@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from pathlib import Path
 
 import gpxpy.gpx
@@ -54,6 +55,10 @@ def loop_title(loop: Loop, *, city: City | None = None, lang: str = "en") -> str
     return f"{place} {loop.target_m / 1000:g} km {label('loop', lang)}"
 
 
+#: characters XML 1.0 does not allow (control characters other than tab and newlines)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def build_gpx(
     loop: Loop,
     *,
@@ -62,6 +67,7 @@ def build_gpx(
     max_points: int | None = None,
     with_route: bool = False,
     time: dt.datetime | None = None,
+    title: str | None = None,
 ) -> gpxpy.gpx.GPX:
     """Build the GPX document of a loop.
 
@@ -80,6 +86,8 @@ def build_gpx(
         Also write a ``<rte>`` with the start and sights as route points.
     time
         Metadata time (default: now, UTC).
+    title
+        Name of the document, track and route (default :func:`loop_title`).
 
     Returns
     -------
@@ -88,7 +96,7 @@ def build_gpx(
     """
     g = gpxpy.gpx.GPX()
     g.creator = f"ringroute {__version__}"
-    title = loop_title(loop, city=city, lang=lang)
+    title = title or loop_title(loop, city=city, lang=lang)
     sights = ", ".join(_stop_name(loop, i, lang) for i in range(1, len(loop.stops)))
     g.name = title
     g.description = (
@@ -136,7 +144,10 @@ def build_gpx(
             elevation=round(e, 1) if e is not None else None))
     trk.segments.append(seg)
     g.tracks.append(trk)
-    if with_route:
+    if with_route and len(g.waypoints) < 2:
+        log.warning("--gpx-route: the loop passes no sight, so a route would hold only "
+                    "its start; no <rte> written (the track has the whole loop)")
+    elif with_route:
         rte = gpxpy.gpx.GPXRoute(name=title)
         for w in g.waypoints:
             rte.points.append(gpxpy.gpx.GPXRoutePoint(w.latitude, w.longitude, name=w.name))
@@ -169,13 +180,16 @@ def write_gpx(
     lang: str = "en",
     max_points: int | None = None,
     with_route: bool = False,
+    title: str | None = None,
     batch: OutputBatch | None = None,
 ) -> Path:
     """Write ``loop`` as GPX 1.1 to ``path`` atomically; options as :func:`build_gpx`.
 
-    With a ``batch``, the file is staged there and put in place with the batch's
-    other files.
+    Characters XML does not allow (control characters, e.g. from a name in OSM or a
+    catalogue) are left out. With a ``batch``, the file is staged there and put in
+    place with the batch's other files.
     """
-    g = build_gpx(loop, city=city, lang=lang, max_points=max_points, with_route=with_route)
+    g = build_gpx(loop, city=city, lang=lang, max_points=max_points, with_route=with_route,
+                  title=title)
     with batch_or_new(batch) as out:
-        return out.write_text(path, g.to_xml(version="1.1"))
+        return out.write_text(path, _NOT_XML.sub("", g.to_xml(version="1.1")))

@@ -6,9 +6,11 @@ other programs can run the same job.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +20,12 @@ from ringroute._build import ProgressFn
 from ringroute._elevation import interpolate_known, sample_dem
 from ringroute._io import OutputBatch
 from ringroute._text import LANGS
+from ringroute._text import text as label
 from ringroute.cities import City, load_city
 from ringroute.compare import MAX_SPEED_KMH, MIN_SPEED_KMH, compare_loops, write_report
 from ringroute.cues import write_cues
 from ringroute.errors import InputError, OSMDataError, SightOffNetworkError
-from ringroute.gpx import write_gpx
+from ringroute.gpx import loop_title, write_gpx
 from ringroute.loop import MAX_PREFER_CYCLEWAYS, MAX_TARGET_KM, Loop, Preferences, plan_loops
 from ringroute.network import Network, load_network
 from ringroute.settings import Settings, get_settings
@@ -30,6 +33,9 @@ from ringroute.sights import SnappedPlace, refine, resolve, snap
 from ringroute.webmap import write_map
 
 log = logging.getLogger("ringroute")
+
+#: a temporary output file this old (s) was left by a plan that was killed
+STALE_PART_S = 600.0
 
 
 
@@ -141,6 +147,9 @@ def validate_request(req: PlanRequest) -> None:
         msg = (f"--speed {_num(req.speed_kmh)} is out of range: valid is "
                f"{MIN_SPEED_KMH:g} to {MAX_SPEED_KMH:g} km/h")
         raise InputError(msg)
+    if req.out_dir.exists() and not req.out_dir.is_dir():
+        msg = f"--out {str(req.out_dir)!r} is a file: give a folder (created if missing)"
+        raise InputError(msg)
     if req.city is None and req.osm_path is None:
         msg = "no city and no --osm extract given: name a city or pass --osm PATH --start LAT,LON"
         raise InputError(msg)
@@ -171,7 +180,8 @@ def output_stem(req: PlanRequest) -> str:
         base = _safe_stem(name)
     else:
         base = "loop"
-    return f"{base}-{req.target_km:g}km"
+    # a fractional length keeps to the same characters: 20.5 km -> "20_5km"
+    return f"{base}-{req.target_km:g}km".replace(".", "_")
 
 
 def _check_region(city: City, network: Network) -> None:
@@ -281,9 +291,12 @@ def export(req: PlanRequest, city: City | None, network: Network,
     with OutputBatch() as batch:
         for i, loop in enumerate(loops):
             name = f"{stem}.gpx" if i == 0 else f"{stem}-alt{i}.gpx"
+            title = loop_title(loop, city=city, lang=req.lang)
+            if i:  # told apart on a device's list of courses
+                title += f" – {label('alternative', req.lang)} {i}"
             result.gpx_paths.append(
                 write_gpx(loop, out / name, city=city, lang=req.lang, max_points=req.max_points,
-                          with_route=req.gpx_route, batch=batch)
+                          with_route=req.gpx_route, title=title, batch=batch)
             )
         result.cue_paths = write_cues(loops[0], network, out, stem, city=city, lang=req.lang,
                                       batch=batch)
@@ -304,14 +317,30 @@ def export(req: PlanRequest, city: City | None, network: Network,
             log.warning("could not remove %s, left by an earlier plan: %s", path,
                         exc.strerror or exc)
         else:
-            log.info("removed %s, left by an earlier plan with more alternatives", path)
+            log.info("removed %s, left by an earlier plan", path)
     return result
 
 
 def _stale_outputs(out_dir: Path, stem: str, *, keep: set[Path]) -> list[Path]:
-    """Files of ``stem`` in ``out_dir`` that an earlier plan wrote and this one does not."""
+    """Files of ``stem`` in ``out_dir`` that an earlier plan wrote and this one does not.
+
+    Besides the outputs, these are the temporary ``.part`` files of a plan that was
+    killed while writing, once they are :data:`STALE_PART_S` old (a plan running
+    now into the same folder writes its own for a second or two).
+    """
     if not out_dir.is_dir():
         return []
     pattern = re.compile(rf"{re.escape(stem)}-(alt[1-9][0-9]*\.gpx|compare\.(csv|json|html))")
-    return sorted(p for p in out_dir.iterdir()
-                  if pattern.fullmatch(p.name) and p not in keep and p.is_file())
+    part = re.compile(rf"\.{re.escape(stem)}[-.].*\.part")
+    now = time.time()
+    out = []
+    for p in out_dir.iterdir():
+        if p in keep or not p.is_file():
+            continue
+        if pattern.fullmatch(p.name):
+            out.append(p)
+        elif part.fullmatch(p.name):
+            with contextlib.suppress(OSError):
+                if now - p.stat().st_mtime > STALE_PART_S:
+                    out.append(p)
+    return sorted(out)

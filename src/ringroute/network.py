@@ -395,7 +395,9 @@ def _with_retries(what: str, fn: Callable[[], Any], s: Settings) -> Any:
                 # no server answered: there is no rate limit to respect, only a network
                 # blip to ride out (an offline machine should not wait a minute)
                 wait = min(pause, _NO_SERVER_BACKOFF_S * 2**attempt)
-            log.warning("%s failed (%s); retrying in %.1f s", what, reason, wait)
+            # a note on the way, not a problem yet: a quiet run (-q) leaves it out
+            log.warning("%s failed (%s); retrying in %.1f s", what, reason, wait,
+                        extra={"ringroute_progress": True})
             time.sleep(wait)
             pause *= 2
     raise AssertionError("unreachable")  # pragma: no cover

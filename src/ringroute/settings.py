@@ -80,7 +80,9 @@ _RANGES: dict[str, tuple[str, str, float, bool, float]] = {
     "max_snap_m": ("RINGROUTE_MAX_SNAP_M", "m", 0.0, False, 100_000.0),
 }
 _MAX_RETRIES = 20
-_URLS = {"overpass_url": "RINGROUTE_OVERPASS_URL", "nominatim_url": "RINGROUTE_NOMINATIM_URL"}
+#: each address setting: its environment variable and an example
+_URLS = {"overpass_url": ("RINGROUTE_OVERPASS_URL", "https://overpass-api.de/api"),
+         "nominatim_url": ("RINGROUTE_NOMINATIM_URL", "https://nominatim.openstreetmap.org/")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,12 +150,12 @@ class Settings:
             msg = (f"setting retries = {self.retries} is out of range: valid is 0 up to "
                    f"{_MAX_RETRIES}")
             raise SettingsError(msg)
-        for name, env in _URLS.items():
+        for name, (env, example) in _URLS.items():
             url = getattr(self, name)
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 msg = (f"setting {name} ({env}) = {url!r} is not a web address: valid is "
-                       "http:// or https:// and a host, e.g. https://overpass-api.de/api")
+                       f"http:// or https:// and a host, e.g. {example}")
                 raise SettingsError(msg)
 
 
