@@ -381,3 +381,36 @@ def test_an_output_folder_that_is_a_file_is_refused_before_planning(
     assert main(["plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--out", str(afile)]) == 2
     assert f"--out '{afile}' is a file: give a folder" in capsys.readouterr().err
     assert afile.read_text() == "mine"
+
+
+def test_the_plan_table_fits_80_columns_and_names_each_file_whole(tmp_path: Path) -> None:
+    out = tmp_path / "a [red]long[/] folder name for the outputs of this plan"
+    proc = run_cli("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--via", "univ", "--km", "20",
+                   "--alternatives", "2", "--out", str(out), env={"COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert table and max(len(line) for line in table) <= 80
+    assert f"GPX 1: {out / 'tsukuba-20km.gpx'}" in lines
+    assert f"GPX 2: {out / 'tsukuba-20km-alt1.gpx'}" in lines
+    assert f"map: {out / 'tsukuba-20km.html'}" in lines
+
+
+def test_sights_listing_shows_names_as_written(tmp_path: Path) -> None:
+    """A name that looks like rich markup is shown as text, whole, even when piped."""
+    from ringroute.settings import Settings
+
+    src = Settings().cities_dir / "tsukuba.toml"
+    (tmp_path / "tsukuba.toml").write_text(
+        src.read_text(encoding="utf-8").replace('en = "Tsukuba Botanical Garden"',
+                                                'en = "[bold red]Botanical[/] Garden"'),
+        encoding="utf-8")
+    wide = run_cli("sights", "tsukuba", env={"RINGROUTE_CITIES_DIR": str(tmp_path),
+                                             "COLUMNS": "300"})
+    assert wide.returncode == 0, wide.stderr
+    assert "[bold red]Botanical[/] Garden" in wide.stdout
+    narrow = run_cli("sights", "tsukuba", "--lang", "ja",
+                     env={"RINGROUTE_CITIES_DIR": str(tmp_path), "COLUMNS": "80"})
+    assert narrow.returncode == 0, narrow.stderr
+    assert "…" not in narrow.stdout  # wrapped, not cut
+    assert "Nyotai-sa" in narrow.stdout and "筑波山" in narrow.stdout

@@ -16,6 +16,7 @@ from types import FrameType
 from typing import NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -193,7 +194,7 @@ def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         return EXIT_OK
     table = Table(title=f"ringroute: {len(result.loops)} loop(s), target {args.km:g} km")
-    for col in ("#", "km", "error", "ridden twice", "turns/km", "sights", "GPX"):
+    for col in ("#", "km", "error", "ridden twice", "turns/km", "sights"):
         table.add_column(col, overflow="fold")  # a narrow or piped output: wrap, never cut
     for i, loop in enumerate(result.loops):
         twice = f"{loop.overlap_ratio:.1%}"
@@ -201,9 +202,12 @@ def _cmd_plan(args: argparse.Namespace, err: Console, out: Console) -> int:
             twice += f" ({loop.forced_overlap_ratio:.1%} unavoidable at this length)"
         table.add_row(str(i + 1), f"{loop.length_m / 1000:.2f}", signed_pct(loop.length_error),
                       twice, f"{loop.turns_per_km:.1f}",
-                      ", ".join(s.key for s in loop.sights) or "–", str(result.gpx_paths[i]))
+                      escape(", ".join(s.key for s in loop.sights)) or "–")
     out.print(table)
-    out.print(f"map: {result.map_path}")
+    # paths whole, one a line (to copy), and never read as rich markup
+    for i, path in enumerate(result.gpx_paths):
+        out.print(f"GPX {i + 1}: {escape(str(path))}", soft_wrap=True)
+    out.print(f"map: {escape(str(result.map_path))}", soft_wrap=True)
     return EXIT_OK
 
 
@@ -227,14 +231,15 @@ def _cmd_sights(args: argparse.Namespace, out: Console) -> int:
         sys.stdout.write(json.dumps({"city": city.key, "sights": data}, ensure_ascii=False)
                          + "\n")
         return EXIT_OK
-    table = Table(title=f"{city.name(args.lang)}: {len(city.sights)} sights "
-                        f"(start: {city.default_start})")
+    table = Table(title=escape(f"{city.name(args.lang)}: {len(city.sights)} sights "
+                               f"(start: {city.default_start})"))
     for col in ("key", "en", "de", "ja", "category", "lat, lon", "±m"):
         table.add_column(col, overflow="fold")  # a narrow or piped output: wrap, never cut
     for s in city.sights:
-        table.add_row(s.key, s.names.get("en", ""), s.names.get("de", ""),
-                      s.names.get("ja", ""), s.category, f"{s.lat:.5f}, {s.lon:.5f}",
-                      f"{s.accuracy_m:.0f}")
+        # catalogue text is shown as written, never read as rich markup
+        table.add_row(*(escape(t) for t in (s.key, s.names.get("en", ""), s.names.get("de", ""),
+                                            s.names.get("ja", ""), s.category)),
+                      f"{s.lat:.5f}, {s.lon:.5f}", f"{s.accuracy_m:.0f}")
     out.print(table)
     return EXIT_OK
 
@@ -246,8 +251,6 @@ def _table_width(header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
-    from rich.markup import escape  # noqa: PLC0415
-
     from ringroute.compare import CompareRequest, run_compare  # noqa: PLC0415
 
     req = CompareRequest(
@@ -274,7 +277,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
             table.add_row(escape(col), *(escape(row[k]) for row in rows))
     out.print(table)
     for path in result.written:
-        out.print(f"wrote {escape(str(path))}")
+        out.print(f"wrote {escape(str(path))}", soft_wrap=True)
     return EXIT_OK
 
 
