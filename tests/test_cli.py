@@ -414,3 +414,14 @@ def test_sights_listing_shows_names_as_written(tmp_path: Path) -> None:
     assert narrow.returncode == 0, narrow.stderr
     assert "…" not in narrow.stdout  # wrapped, not cut
     assert "Nyotai-sa" in narrow.stdout and "筑波山" in narrow.stdout
+
+
+def test_tables_piped_into_a_file_are_not_wrapped() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run([sys.executable, "-m", "ringroute", "sights", "tsukuba"],
+                          capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("│ ")]
+    assert len(rows) == 20  # one line per sight: keys and names whole, found by grep
+    kasumigaura = next(line for line in rows if "kasumigaura" in line)
+    assert "霞ヶ浦 土浦港" in kasumigaura and "Lake Kasumigaura (Tsuchiura port)" in kasumigaura

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,6 +30,9 @@ from ringroute.job import PlanRequest, run_plan
 from ringroute.loop import MAX_PREFER_CYCLEWAYS
 
 _SPEEDS = f"{MIN_SPEED_KMH:g} to {MAX_SPEED_KMH:g} km/h"
+
+#: the width of tables written to a pipe or file (no terminal to fit)
+PIPED_WIDTH = 1000
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -290,7 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     _configure_logging(args.verbose, args.quiet)
     err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False)
+    # piped into a file or another program, tables keep their natural width (a key
+    # split over two lines cannot be copied or found with grep); COLUMNS still rules
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    out = Console(highlight=False, width=PIPED_WIDTH if piped else None)
     try:
         if args.command == "plan":
             return _cmd_plan(args, err, out)
