@@ -493,7 +493,8 @@ def test_cli_table_on_a_narrow_terminal(gpx_files: list[Path], tmp_path: Path,
     captured = capsys.readouterr()
     assert code == 0, captured.err
     lines = captured.out.splitlines()
-    assert max(len(line) for line in lines) <= 80
+    table = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert table and max(len(line) for line in table) <= 80  # the paths after it are whole
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in lines if line.count("│") == 4}
     assert {"route", "km", "matched", "ridden twice", "turns/km", "sights"} <= set(rows)
@@ -536,6 +537,38 @@ def test_compare_takes_the_speeds_plan_takes(speed: str, gpx_files: list[Path], 
     assert main(["compare", str(gpx_files[0]), "--osm", str(SCIENCE_CITY), "--speed", speed,
                  "--out", str(tmp_path / "o")]) == 2
     assert f"--speed {speed} is out of range: valid is 3 to 60 km/h" in capsys.readouterr().err
+
+
+def test_segments_far_apart_stay_apart(loops: list[Loop], science_city: Network,
+                                       tmp_path: Path) -> None:
+    """Two pieces of a loop recorded as segments: joined through the network when a
+    few hundred metres apart (a lost fix), left apart when kilometres apart (the
+    recording stopped), so no riding the file does not hold is counted."""
+    from ringroute._geo import haversine_m
+    from ringroute.compare import compare_route
+
+    loop = loops[0]
+    lat, lon, cum = np.asarray(loop.lat), np.asarray(loop.lon), np.asarray(loop.cum_m)
+    a_end = int(np.searchsorted(cum, 3000.0))
+    near = int(np.searchsorted(cum, cum[a_end] + 150.0))
+    dist_from_a = np.array([haversine_m(lat[a_end], lon[a_end], la, lo)
+                            for la, lo in zip(lat, lon, strict=True)])
+    far = int(np.argmax(np.where(cum < loop.length_m - 3000.0, dist_from_a, 0.0)))
+    assert dist_from_a[far] > 2000.0
+
+    def piece(i: int) -> tuple[list[float], list[float]]:
+        j = int(np.searchsorted(cum, cum[i] + 2000.0))
+        return lat[i:j + 1].tolist(), lon[i:j + 1].tolist()
+
+    first = (lat[:a_end + 1].tolist(), lon[:a_end + 1].tolist())
+    joined = compare_route(read_gpx(write_track(tmp_path / "near.gpx", [first, piece(near)])),
+                           science_city)
+    apart = compare_route(read_gpx(write_track(tmp_path / "far.gpx", [first, piece(far)])),
+                          science_city)
+    assert joined.runs == 1
+    assert joined.length_m == pytest.approx(joined.gpx_length_m + 150.0, abs=40.0)
+    assert apart.runs == 2
+    assert apart.length_m == pytest.approx(apart.gpx_length_m, abs=40.0)
 
 
 # ------------------------------------------------------------------ library API details

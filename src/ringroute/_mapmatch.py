@@ -59,6 +59,10 @@ UTURN_PENALTY_M = 40.0
 MATCHED_WITHIN_M = 30.0
 _PIECE_M = 20.0  # KD-tree granularity of the edge geometry
 _CACHE_ROWS = 96
+#: segments of a track farther apart than this (straight line, m) are not joined: the
+#: recording stopped there (a train, a car), and joining would count riding the file
+#: does not hold; nearer ones (a lost GPS fix, a pause) are joined through the network
+SEGMENT_GAP_M = 1000.0
 _FWD, _UTURN, _VIA = 0, 1, 2
 
 
@@ -454,7 +458,8 @@ def match_track(network: Network, lat: FloatArray, lon: FloatArray,
         All track points in riding order (degrees).
     seg_id
         Segment number of each point (points of different segments are not
-        thinned together; the matcher still joins them when the network allows).
+        thinned together; the matcher joins them through the network when they
+        lie at most :data:`SEGMENT_GAP_M` apart, else the path has a gap there).
 
     Returns
     -------
@@ -472,6 +477,7 @@ def match_track(network: Network, lat: FloatArray, lon: FloatArray,
         _Step(e, o, -0.5 * (d / SIGMA_M) ** 2, q, float(x[i]), float(y[i]))
         for i, (e, o, d, q) in zip(keep.tolist(), cands, strict=True) if len(e)
     ]
+    step_seg = [int(seg_id[i]) for i, c in zip(keep.tolist(), cands, strict=True) if len(c[0])]
     if not steps:
         return MatchedPath()
     dist = _Distances(r)
@@ -481,10 +487,15 @@ def match_track(network: Network, lat: FloatArray, lon: FloatArray,
     kinds: list[npt.NDArray[np.int8] | None] = [None]
     chain_end_v: dict[int, FloatArray] = {}
     for t in range(1, len(steps)):
-        cost, kind = _transition(r, dist, steps[t - 1], steps[t])
-        score = v[:, None] - cost / BETA_M
-        best_prev = np.argmax(score, axis=0)
-        best = score[best_prev, np.arange(score.shape[1])]
+        gap = step_seg[t] != step_seg[t - 1] and math.hypot(
+            steps[t].x - steps[t - 1].x, steps[t].y - steps[t - 1].y) > SEGMENT_GAP_M
+        if gap:
+            best = np.full(len(steps[t].edges), -np.inf)
+        else:
+            cost, kind = _transition(r, dist, steps[t - 1], steps[t])
+            score = v[:, None] - cost / BETA_M
+            best_prev = np.argmax(score, axis=0)
+            best = score[best_prev, np.arange(score.shape[1])]
         if not np.isfinite(best).any():
             chain_end_v[t - 1] = v
             v = steps[t].log_e.copy()
