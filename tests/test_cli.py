@@ -304,14 +304,21 @@ def test_quiet_still_shows_warnings(tmp_path: Path) -> None:
     assert "alps.tif holds no elevation along the loop" in proc.stderr
 
 
-def test_a_catalogue_name_with_a_control_character_is_refused(tmp_path: Path) -> None:
+def _tsukuba_with_garden_named(folder: Path, toml_name: str) -> None:
+    """The shipped Tsukuba catalogue in ``folder``, its garden's English name replaced
+    (``toml_name`` as written in TOML, escapes and all)."""
     from ringroute.settings import Settings
 
     src = Settings().cities_dir / "tsukuba.toml"
-    (tmp_path / "tsukuba.toml").write_text(
-        src.read_text(encoding="utf-8").replace('en = "Tsukuba Botanical Garden"',
-                                                'en = "Tsukuba\\u0008 Botanical Garden"'),
-        encoding="utf-8")
+    text = src.read_text(encoding="utf-8")
+    old = 'en = "Tsukuba Botanical Garden"'
+    assert text.count(old) == 1
+    (folder / "tsukuba.toml").write_text(text.replace(old, f'en = "{toml_name}"'),
+                                         encoding="utf-8")
+
+
+def test_a_catalogue_name_with_a_control_character_is_refused(tmp_path: Path) -> None:
+    _tsukuba_with_garden_named(tmp_path, "Tsukuba\\u0008 Botanical Garden")
     proc = run_cli("plan", "tsukuba", "--osm", str(SCIENCE_CITY), "--km", "30", "--via",
                    "botgarden", "--out", str(tmp_path / "o"),
                    env={"RINGROUTE_CITIES_DIR": str(tmp_path)})
@@ -398,13 +405,7 @@ def test_the_plan_table_fits_80_columns_and_names_each_file_whole(tmp_path: Path
 
 def test_sights_listing_shows_names_as_written(tmp_path: Path) -> None:
     """A name that looks like rich markup is shown as text, whole, even when piped."""
-    from ringroute.settings import Settings
-
-    src = Settings().cities_dir / "tsukuba.toml"
-    (tmp_path / "tsukuba.toml").write_text(
-        src.read_text(encoding="utf-8").replace('en = "Tsukuba Botanical Garden"',
-                                                'en = "[bold red]Botanical[/] Garden"'),
-        encoding="utf-8")
+    _tsukuba_with_garden_named(tmp_path, "[bold red]Botanical[/] Garden")
     wide = run_cli("sights", "tsukuba", env={"RINGROUTE_CITIES_DIR": str(tmp_path),
                                              "COLUMNS": "300"})
     assert wide.returncode == 0, wide.stderr
