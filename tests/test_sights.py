@@ -133,3 +133,28 @@ def test_refine_uses_named_osm_object(tsukuba: City, science_city: Network) -> N
     assert refine(gsj, far) == gsj
     precise = resolve("univ", tsukuba)                      # accurate: never moved
     assert refine(precise, net) == precise
+
+
+def test_a_place_on_a_way_left_out_is_told_why(science_city: Network) -> None:
+    """Ways that do not connect to the rest are left out of the network; a place on one
+    hears that, not only how far the connected network is."""
+    import numpy as np
+
+    from ringroute.sights import Place
+
+    g = science_city.graph.graph
+    lat, lon = np.asarray(g["left_out_lat"]), np.asarray(g["left_out_lon"])
+    assert len(lat) > 0
+    r = science_city.router
+    # the bend of a left-out way farthest from the network
+    far = [float(np.atleast_1d(r.nearest(a, b)[0])[0]) for a, b in zip(lat, lon, strict=True)]
+    k = int(np.argmax(far))
+    place = Place(key="island", lat=float(lat[k]), lon=float(lon[k]))
+    with pytest.raises(SightOffNetworkError) as info:
+        snap(place, science_city, max_snap_m=far[k] - 50.0)
+    msg = str(info.value)
+    assert "is 0 m from a way that does not connect to the rest of the loaded network" in msg
+    assert f"{far[k]:.0f} m from the nearest way of that part" in msg
+    # farther off than the limit from everything: the plain message
+    with pytest.raises(SightOffNetworkError, match="from the nearest rideable way"):
+        snap(Place(key="sea", lat=36.0, lon=140.3), science_city, max_snap_m=500.0)

@@ -117,7 +117,25 @@ def build_graph(raw: RawNetwork, *, progress: ProgressFn | None = None) -> nx.Mu
     G = ox.simplify_graph(G, edge_attrs_differ=["way_class", "bike_factor", "name"])
     if progress is not None:
         progress("keeping the largest connected part", 0.85)
+    whole = G
     G = ox.truncate.largest_component(G, strongly=True)
+    # where the ways left out lie (their ends and bends): a sight on one is told why it
+    # is off the network
+    xs: list[float] = []
+    ys: list[float] = []
+    for u, v, data in whole.edges(data=True):
+        if u in G and v in G:
+            continue
+        geom = data.get("geometry")
+        if geom is not None:
+            gx, gy = geom.xy
+            xs.extend(gx)
+            ys.extend(gy)
+        else:
+            xs.extend((whole.nodes[u]["x"], whole.nodes[v]["x"]))
+            ys.extend((whole.nodes[u]["y"], whole.nodes[v]["y"]))
+    G.graph["left_out_lat"] = np.asarray(ys, dtype=float)
+    G.graph["left_out_lon"] = np.asarray(xs, dtype=float)
     for _, _, data in G.edges(data=True):
         for key, value in list(data.items()):
             if isinstance(value, list) and key not in {"osmid"}:

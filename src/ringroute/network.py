@@ -39,7 +39,7 @@ from ringroute.settings import Settings, get_settings
 log = logging.getLogger("ringroute")
 
 #: Bump when the graph building rules change, to invalidate prepared graphs.
-LOADER_VERSION = "7"
+LOADER_VERSION = "8"  # 8: the graph keeps where the ways left out lie
 
 
 @dataclass

@@ -17,7 +17,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ringroute._geo import haversine_m
+import numpy as np
+
+from ringroute._geo import haversine_m, haversine_m_array
 from ringroute.cities import LANGUAGES, City, Sight
 from ringroute.errors import InputError, SightOffNetworkError, UnknownSightError
 from ringroute.network import Network
@@ -230,6 +232,16 @@ def snap(place: Place, network: Network, *, max_snap_m: float) -> SnappedPlace:
     dist = haversine_m(place.lat, place.lon, float(router.lat[idx]), float(router.lon[idx]))
     if not math.isfinite(dist) or dist > max_snap_m:
         what = f"sight {place.key!r}" if place.sight else f"point {place.key}"
+        left = _left_out_within(network, place, min(dist, max_snap_m))
+        if left is not None:
+            msg = (
+                f"{what} is {_fmt_dist(left)} from a way that does not connect to the rest "
+                f"of the loaded network (only the largest part in which every junction "
+                f"reaches every other is kept), and {_fmt_dist(dist)} from the nearest "
+                f"way of that part (limit {max_snap_m:.0f} m); choose a place on the "
+                f"connected network ({_fmt_bbox(network.bbox)})"
+            )
+            raise SightOffNetworkError(msg)
         msg = (
             f"{what} is {_fmt_dist(dist)} from the nearest rideable way of the loaded "
             f"network (limit {max_snap_m:.0f} m); choose a place inside the network "
@@ -237,6 +249,22 @@ def snap(place: Place, network: Network, *, max_snap_m: float) -> SnappedPlace:
         )
         raise SightOffNetworkError(msg)
     return SnappedPlace(place=place, node=node, snap_m=dist)
+
+
+def _left_out_within(network: Network, place: Place, radius_m: float) -> float | None:
+    """Distance to the nearest node of the ways the network left out, if within ``radius_m``.
+
+    Those ways do not connect to the rest (see :func:`ringroute._build`); ``None``
+    where none lies that near, or the graph does not say where they lie.
+    """
+    lat = network.graph.graph.get("left_out_lat")
+    lon = network.graph.graph.get("left_out_lon")
+    if lat is None or lon is None or len(lat) == 0:
+        return None
+    la, lo = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    d = haversine_m_array(np.full(len(la), place.lat), np.full(len(lo), place.lon), la, lo)
+    best = float(d.min())
+    return best if best <= radius_m else None
 
 
 def _fmt_dist(d: float) -> str:
