@@ -387,9 +387,8 @@ def chain(pred: npt.NDArray[np.int32], arc: IntArray, v: int) -> IntArray:
 
 
 
-def _tree_sums_py(pred: Any, n: int, indptr: Any, heads: Any, values: Any, reverse: bool,
-                  out: Any) -> int:
-    # see tree_sums; returns the flat position of a step with no arc, or -1
+def _tree_sums_py(pred: Any, n: int, step: Any, out: Any) -> None:
+    # see tree_sums
     size = pred.shape[0]
     anc = np.full(size, -1, dtype=np.int64)
     idx = np.empty(size, dtype=np.int64)
@@ -399,17 +398,8 @@ def _tree_sums_py(pred: Any, n: int, indptr: Any, heads: Any, values: Any, rever
         p = pred[pos]
         if p < 0:
             continue
-        node = pos % n
-        a, b = (node, p) if reverse else (p, node)
-        arc = -1
-        for j in range(indptr[a], indptr[a + 1]):
-            if heads[j] == b:
-                arc = j
-                break
-        if arc < 0:
-            return pos
-        out[pos] = values[arc]
-        anc[pos] = pos - node + p
+        out[pos] = step[pos]
+        anc[pos] = pos - pos % n + p
         idx[m] = pos
         m += 1
     # pointer jumping: every round adds the sum of the ancestor's span, so each chain
@@ -431,50 +421,40 @@ def _tree_sums_py(pred: Any, n: int, indptr: Any, heads: Any, values: Any, rever
                 idx[kept] = i
                 kept += 1
         m = kept
-    return -1
 
 
 _tree_sums = numba.njit(cache=True, nogil=True)(_tree_sums_py)
 
 
-def tree_sums(pred: npt.NDArray[np.int32], indptr: IntArray, heads: npt.ArrayLike,
-              values: FloatArray, *, reverse: bool = False) -> FloatArray:
-    """Sum ``values`` of the arcs along search trees, from each root to every vertex.
+def tree_sums(pred: npt.NDArray[np.int32], step: FloatArray) -> FloatArray:
+    """Sum the steps along search trees, from each root to every vertex.
 
     Parameters
     ----------
     pred
         Predecessors of one search tree, or one row per tree (negative at roots
         and vertices not reached, where the sum is 0).
-    indptr, heads
-        The graph (CSR), where the arc from ``pred[v]`` to ``v`` is looked up.
-    values
-        One per arc.
-    reverse
-        Look up the arc from ``v`` to ``pred[v]`` instead (a tree searched backwards).
+    step
+        The value of each vertex's step from its predecessor (e.g. the length of
+        the edge the search reached it by), shaped like ``pred``; read only where
+        ``pred`` is not negative.
 
     Raises
     ------
     ValueError
-        If a step of a tree is not an arc of the graph.
+        If the shapes differ or a predecessor is not a vertex of its tree.
     """
     rows = np.ascontiguousarray(np.atleast_2d(pred), dtype=np.int64)
-    n = rows.shape[1]
-    arcs = np.ascontiguousarray(heads, dtype=np.int64)
-    if len(indptr) != n + 1 or len(values) < int(indptr[-1]) or int(indptr[-1]) > len(arcs):
-        msg = (f"tree_sums: trees of {n} vertices on a graph of {len(indptr) - 1} "
-               f"with {len(arcs)} arcs and {len(values)} values")
+    steps = np.ascontiguousarray(np.atleast_2d(step), dtype=np.float64)
+    if rows.shape != steps.shape:
+        msg = f"tree_sums: predecessors of shape {rows.shape}, steps of shape {steps.shape}"
         raise ValueError(msg)
+    n = rows.shape[1]
     if rows.size and int(rows.max()) >= n:
         msg = f"tree_sums: predecessors must lie below {n}"
         raise ValueError(msg)
     out = np.empty(rows.size)
-    bad = int(_tree_sums(rows.ravel(), n, np.ascontiguousarray(indptr, dtype=np.int64),
-                         arcs, np.ascontiguousarray(values, dtype=np.float64), reverse, out))
-    if bad >= 0:
-        node, parent = bad % n, int(rows.ravel()[bad])
-        msg = f"tree_sums: no arc between vertex {parent} and vertex {node} of the tree"
-        raise ValueError(msg)
+    _tree_sums(rows.ravel(), n, steps.ravel(), out)
     return out.reshape(rows.shape) if np.ndim(pred) == 2 else out
 
 
@@ -492,5 +472,5 @@ def warm_up() -> float:
     found.arcs_to(2)
     found.vertices_to(2)
     graph.rows(w, [0, 1])
-    tree_sums(found.pred, graph.indptr, graph.heads, w)
+    tree_sums(found.pred, w[np.maximum(found.parc, 0)])
     return time.perf_counter() - start

@@ -530,7 +530,7 @@ class _Planner:
             fwd = r.shortest_paths(a, w, limit=reach)
             bwd = r.shortest_paths_to(b, w, limit=reach)
             la = self.tree_lengths(fwd)
-            lb = self.tree_lengths(bwd, reverse=True)
+            lb = self.tree_lengths(bwd)
             ok = np.isfinite(fwd.dist) & np.isfinite(bwd.dist) & r.core
             ext = np.where(ok, la + lb - leg_len[t], -np.inf)
             route_nodes = np.unique(np.asarray(self.nodes_of(edges), dtype=np.int64))
@@ -597,15 +597,19 @@ class _Planner:
         ends: list[int] = r.dst[np.asarray(edges, dtype=np.int64)].tolist()
         return [int(r.src[edges[0]]), *ends]
 
-    def tree_lengths(self, sp: ShortestPaths, *, reverse: bool = False) -> FloatArray:
+    def tree_lengths(self, sp: ShortestPaths) -> FloatArray:
         """Length (not cost) along the search tree to (or from) every reached node."""
-        return self._tree_lengths(sp.pred, reverse=reverse)
+        return self._tree_lengths(sp.pred, sp.edge)
 
-    def _tree_lengths(self, pred_rows: npt.NDArray[np.int32], *,
-                      reverse: bool = False) -> FloatArray:
-        """Tree lengths for one predecessor row, or for each row of a 2-D array."""
-        r = self.r
-        return tree_sums(pred_rows, r.indptr, r.dst, r.length, reverse=reverse)
+    def _tree_lengths(self, pred_rows: npt.NDArray[np.int32], edge_rows: IntArray
+                      ) -> FloatArray:
+        """Tree lengths for one search, or for each row of 2-D arrays.
+
+        ``pred_rows`` and ``edge_rows`` are as :class:`ShortestPaths` holds them.
+        """
+        # the edge each node was reached by (-1 at roots and nodes not reached, whose
+        # steps tree_sums does not read)
+        return tree_sums(pred_rows, self.r.length[np.maximum(edge_rows, 0)])
 
     # -- length tuning -----------------------------------------------------------
     def tune(self, edges: list[int], protected: set[int], target_m: float,
@@ -657,7 +661,7 @@ class _Planner:
                     for k, i in enumerate(anchors)]
             found = self._detours(nodes, cum, np.asarray(anchors, dtype=np.int64),
                                   prot_pos, max_arc, err, dist_all,
-                                  self._tree_lengths(pred_all),
+                                  self._tree_lengths(pred_all, edge_all),
                                   on_loop if not cross else np.zeros_like(on_loop), edges)
             best = self._pick_detour(edges, nodes, found, rows, abs(err),
                                      choices=1 if closest else _DETOUR_CHOICES)
