@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # as ringroute.cli's, which cannot be imported yet where it is used
 
 
 def run() -> int:

@@ -26,8 +26,8 @@ from ringroute._text import LANGS
 from ringroute.cities import load_city
 from ringroute.compare import MAX_SPEED_KMH, MIN_SPEED_KMH
 from ringroute.errors import DownloadError, InputError, RingrouteRuntimeError
-from ringroute.job import PlanRequest, run_plan
-from ringroute.loop import MAX_PREFER_CYCLEWAYS
+from ringroute.job import ALTERNATIVES, POINTS, TOLERANCES, PlanRequest, run_plan
+from ringroute.loop import MAX_PREFER_CYCLEWAYS, MAX_TARGET_KM
 
 _SPEEDS = f"{MIN_SPEED_KMH:g} to {MAX_SPEED_KMH:g} km/h"
 
@@ -39,6 +39,7 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT (Ctrl-C)
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a program it ended
 
 
@@ -60,15 +61,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"ringroute: error: {message} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_BAD_INPUT)
-
-
-def _km(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        msg = f"{text!r} is not a number of kilometres: valid is more than 0 up to 1000"
-        raise argparse.ArgumentTypeError(msg) from None
-    return value
 
 
 def _number(kind: type[int] | type[float], valid: str) -> Callable[[str], float]:
@@ -104,18 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--start", help="sight key/name or LAT,LON (default: the city's start)")
     plan.add_argument("--via", action="append", default=[], metavar="SIGHT",
                       help="sight to pass (key, name in en/de/ja, or LAT,LON); repeatable")
-    plan.add_argument("--km", type=_km, default=50.0, help="target length in km (default 50)")
-    plan.add_argument("--tolerance", type=_number(float, "0.001 to 0.5"), default=0.05,
+    plan.add_argument("--km", type=_number(float, f"more than 0 up to {MAX_TARGET_KM:g} km"),
+                      default=50.0, help="target length in km (default 50)")
+    plan.add_argument("--tolerance", type=_number(float, TOLERANCES), default=0.05,
                       help="allowed relative length error (default 0.05)")
     plan.add_argument("--osm", type=_path, help="local OSM extract (.osm, .osm.pbf, .bz2, .gz)")
     plan.add_argument("--out", type=_path, default=Path("maps"), help="output folder")
-    plan.add_argument("--alternatives", type=_number(int, "1 to 20"), default=1,
+    plan.add_argument("--alternatives", type=_number(int, ALTERNATIVES), default=1,
                       help="number of distinct loops (each shares at most half its length "
                            "with another: its ways, or ways alongside them)")
     plan.add_argument("--seed", type=_number(int, "0 or more"), default=0,
                       help="seed for reproducible choices")
     plan.add_argument("--lang", default="en", help="labels language: en, de or ja")
-    plan.add_argument("--max-points", type=_number(int, "10 to 1000000"),
+    plan.add_argument("--max-points", type=_number(int, POINTS),
                       help="simplify the GPX track to N points")
     plan.add_argument("--gpx-route", action="store_true", help="also write a GPX <rte>")
     plan.add_argument("--prefer-cycleways", default=0.0,
@@ -319,4 +312,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TERMINATED
     except KeyboardInterrupt:
         sys.stderr.write("ringroute: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED

@@ -100,6 +100,15 @@ class PlanResult:
         }
 
 
+#: the valid ranges of the plain options (validate_request; the CLI names them too)
+MIN_TOLERANCE, MAX_TOLERANCE = 0.001, 0.5
+TOLERANCES = f"{MIN_TOLERANCE:g} to {MAX_TOLERANCE:g}"
+MAX_ALTERNATIVES = 20
+ALTERNATIVES = f"1 to {MAX_ALTERNATIVES}"
+MIN_POINTS, MAX_POINTS = 10, 1_000_000
+POINTS = f"{MIN_POINTS} to {MAX_POINTS}"
+
+
 def _num(x: float) -> str:
     """``x`` as given, to 12 significant digits (``:g`` would show 1000.0001 as 1000)."""
     return f"{x:.12g}"
@@ -117,17 +126,17 @@ def validate_request(req: PlanRequest) -> None:
         msg = (f"--km {_num(req.target_km)} is out of range: valid is more than 0 "
                f"up to {MAX_TARGET_KM:g}")
         raise InputError(msg)
-    if not (math.isfinite(req.tolerance) and 0.001 <= req.tolerance <= 0.5):
-        msg = f"--tolerance {_num(req.tolerance)} is out of range: valid is 0.001 to 0.5"
+    if not (math.isfinite(req.tolerance) and MIN_TOLERANCE <= req.tolerance <= MAX_TOLERANCE):
+        msg = f"--tolerance {_num(req.tolerance)} is out of range: valid is {TOLERANCES}"
         raise InputError(msg)
-    if not 1 <= req.alternatives <= 20:
-        msg = f"--alternatives {req.alternatives} is out of range: valid is 1 to 20"
+    if not 1 <= req.alternatives <= MAX_ALTERNATIVES:
+        msg = f"--alternatives {req.alternatives} is out of range: valid is {ALTERNATIVES}"
         raise InputError(msg)
     if req.lang not in LANGS:
         msg = f"--lang {req.lang!r} is not supported: valid are {', '.join(LANGS)}"
         raise InputError(msg)
-    if req.max_points is not None and not 10 <= req.max_points <= 1_000_000:
-        msg = f"--max-points {req.max_points} is out of range: valid is 10 to 1000000"
+    if req.max_points is not None and not MIN_POINTS <= req.max_points <= MAX_POINTS:
+        msg = f"--max-points {req.max_points} is out of range: valid is {POINTS}"
         raise InputError(msg)
     if not (math.isfinite(req.prefer_cycleways)
             and 0 <= req.prefer_cycleways <= MAX_PREFER_CYCLEWAYS):
