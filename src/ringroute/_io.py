@@ -26,6 +26,17 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def why_not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be read.
+
+    ``"is a folder"``, ``"is not a regular file"`` (a device, a pipe) or
+    ``"does not exist"``.
+    """
+    if path.is_dir():
+        return "is a folder"
+    return "is not a regular file" if path.exists() else "does not exist"
+
+
 def _stage(path: Path, data: bytes) -> Path:
     """Write ``data`` to a new temporary ``.part`` file beside ``path``; its path.
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import osmium
 
 from ringroute._bike import WAY_TAGS
+from ringroute._io import why_not_a_file
 from ringroute.errors import OSMDataError
 
 log = logging.getLogger("ringroute")
@@ -48,9 +49,7 @@ class RawNetwork:
 
 def missing_file_message(path: Path) -> str:
     """Why ``path``, which is not a regular file, cannot be read as an extract."""
-    what = ("is a folder" if path.is_dir() else
-            "is not a regular file" if path.exists() else "does not exist")
-    return (f"OSM file {str(path)!r} {what}: give an extract "
+    return (f"OSM file {str(path)!r} {why_not_a_file(path)}: give an extract "
             f"({', '.join(SUFFIXES)})")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from ringroute._bike import check_avoid
 from ringroute._build import ProgressFn
 from ringroute._elevation import interpolate_known, sample_dem
-from ringroute._io import OutputBatch
+from ringroute._io import OutputBatch, why_not_a_file
 from ringroute._text import LANGS
 from ringroute._text import text as label
 from ringroute.cities import City, load_city
@@ -148,9 +148,7 @@ def validate_request(req: PlanRequest) -> None:
         msg = f"--seed {req.seed} is out of range: valid is 0 or more"
         raise InputError(msg)
     if req.dem is not None and not req.dem.is_file():
-        what = ("is a folder" if req.dem.is_dir() else
-                "is not a regular file" if req.dem.exists() else "does not exist")
-        msg = f"--dem {str(req.dem)!r} {what}: give a GeoTIFF elevation model"
+        msg = f"--dem {str(req.dem)!r} {why_not_a_file(req.dem)}: give a GeoTIFF elevation model"
         raise InputError(msg)
     if not (math.isfinite(req.speed_kmh) and MIN_SPEED_KMH <= req.speed_kmh <= MAX_SPEED_KMH):
         msg = (f"--speed {_num(req.speed_kmh)} is out of range: valid is "
