@@ -358,6 +358,8 @@ class _Step:
     snapped: FloatArray
     x: float
     y: float
+    #: the track segment of the point
+    seg: int
 
 
 def _observations(x: FloatArray, y: FloatArray, seg_id: IntArray) -> IntArray:
@@ -474,10 +476,9 @@ def match_track(network: Network, lat: FloatArray, lon: FloatArray,
     keep = _observations(x, y, seg_id)
     cands = geo.candidates(x[keep], y[keep], SEARCH_RADIUS_M, MAX_CANDIDATES)
     steps = [
-        _Step(e, o, -0.5 * (d / SIGMA_M) ** 2, q, float(x[i]), float(y[i]))
+        _Step(e, o, -0.5 * (d / SIGMA_M) ** 2, q, float(x[i]), float(y[i]), int(seg_id[i]))
         for i, (e, o, d, q) in zip(keep.tolist(), cands, strict=True) if len(e)
     ]
-    step_seg = [int(seg_id[i]) for i, c in zip(keep.tolist(), cands, strict=True) if len(c[0])]
     if not steps:
         return MatchedPath()
     dist = _Distances(r)
@@ -487,7 +488,7 @@ def match_track(network: Network, lat: FloatArray, lon: FloatArray,
     kinds: list[npt.NDArray[np.int8] | None] = [None]
     chain_end_v: dict[int, FloatArray] = {}
     for t in range(1, len(steps)):
-        gap = step_seg[t] != step_seg[t - 1] and math.hypot(
+        gap = steps[t].seg != steps[t - 1].seg and math.hypot(
             steps[t].x - steps[t - 1].x, steps[t].y - steps[t - 1].y) > SEGMENT_GAP_M
         if gap:
             best = np.full(len(steps[t].edges), -np.inf)

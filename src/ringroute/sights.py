@@ -254,7 +254,7 @@ def snap(place: Place, network: Network, *, max_snap_m: float) -> SnappedPlace:
 def _left_out_within(network: Network, place: Place, radius_m: float) -> float | None:
     """Distance to the nearest node of the ways the network left out, if within ``radius_m``.
 
-    Those ways do not connect to the rest (see :func:`ringroute._build`); ``None``
+    Those ways do not connect to the rest (see :mod:`ringroute._build`); ``None``
     where none lies that near, or the graph does not say where they lie.
     """
     lat = network.graph.graph.get("left_out_lat")
